@@ -1,0 +1,1 @@
+#include "backend/redis_connection.h"

@@ -1,0 +1,116 @@
+// One pipelined Redis connection on a libuv loop (DESIGN.md "backend/").
+//
+// Owned by one worker; every method is called on that worker's loop thread, and every
+// completion runs there too. Commands are queued, written in one batch per loop turn, and their
+// replies matched in FIFO order. Each submitted command completes exactly once: with a reply
+// (which may be a Redis error reply) or with a failure (timeout, disconnect). Completions never
+// run inside send(); they run from loop callbacks.
+#pragma once
+
+#include <hiredis/hiredis.h>
+#include <uv.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mcbridge::backend {
+
+enum class RedisFailure : uint8_t {
+  kTimeout,       // no reply within the request timeout
+  kDisconnected,  // the connection dropped (or could not be made) before a reply came
+  kProtocol,      // unparsable reply from the server
+  kShutdown,      // the connection is being stopped
+};
+
+const char* toString(RedisFailure f);
+
+class RedisCompletion {
+ public:
+  // `reply` is owned by the connection and valid only during the call. It may be an error reply
+  // (type REDIS_REPLY_ERROR).
+  virtual void onRedisReply(const redisReply* reply) = 0;
+  virtual void onRedisFailure(RedisFailure failure) = 0;
+
+ protected:
+  ~RedisCompletion() = default;
+};
+
+// One RESP bulk argument made of up to two pieces sent back to back (e.g. the 14-byte item
+// header and the client's data), so a value is copied once, into the output buffer.
+struct RedisArg {
+  std::string_view first;
+  std::string_view second = {};
+};
+
+struct RedisEndpoint {
+  std::string host = "127.0.0.1";
+  uint16_t port = 6379;
+  std::string username;  // ACL user; empty = default user
+  std::string password;  // empty = no AUTH
+  int db = 0;
+  bool tls = false;
+  std::string tls_ca_file;
+  std::string tls_server_name;  // SNI and verification name; empty = host
+  bool tls_verify = true;
+};
+
+struct RedisOptions {
+  RedisEndpoint endpoint;
+  std::chrono::milliseconds request_timeout{1000};
+  std::chrono::milliseconds connect_timeout{1000};
+  std::chrono::milliseconds backoff_min{50};
+  std::chrono::milliseconds backoff_max{2000};
+  // Lua scripts loaded with SCRIPT LOAD after every (re)connect, before any queued command.
+  std::vector<std::string> scripts;
+};
+
+struct RedisCounters {
+  uint64_t commands = 0;    // commands written
+  uint64_t errors = 0;      // error replies + failures
+  uint64_t reconnects = 0;  // successful connects after the first
+  uint64_t latency_us_sum = 0;
+  uint64_t latency_count = 0;
+};
+
+class RedisConnection {
+ public:
+  RedisConnection(uv_loop_t* loop, RedisOptions options);
+  ~RedisConnection();
+  RedisConnection(const RedisConnection&) = delete;
+  RedisConnection& operator=(const RedisConnection&) = delete;
+
+  // Starts connecting (and reconnecting with backoff whenever the connection drops).
+  void start();
+  // Fails every queued command with kShutdown, closes the handles, then calls `done` (on the
+  // loop) once every handle is closed. The object may be destroyed after `done`.
+  void stop(std::function<void()> done);
+
+  // Queues one command. While disconnected, commands wait (up to the request timeout) for the
+  // reconnection. `completion` must stay valid until it is called.
+  void send(std::span<const RedisArg> args, RedisCompletion* completion);
+  void send(std::initializer_list<RedisArg> args, RedisCompletion* completion) {
+    send(std::span<const RedisArg>(args.begin(), args.size()), completion);
+  }
+
+  bool connected() const;
+  // The last connection error (for logs and readiness), empty when connected.
+  const std::string& lastError() const;
+  const RedisCounters& counters() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Parses redis://[[user]:password@]host[:port][/db] and rediss://... into *out.
+// Returns false and sets *error on malformed input.
+bool parseRedisUrl(std::string_view url, RedisEndpoint* out, std::string* error);
+
+}  // namespace mcbridge::backend

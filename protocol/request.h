@@ -1,0 +1,88 @@
+// Requests of the memcached text protocol, as the parser produces them.
+//
+// A Request holds string_views into the connection's read buffer: they are valid only until the
+// connection compacts that buffer, i.e. until dispatch returns. Whoever needs a field longer
+// (a backend completion, a too-large set waiting for its data to be swallowed) copies it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace mcbridge::protocol {
+
+enum class Command : uint8_t {
+  // retrieval: get/gets <key>+, gat/gats <exptime> <key>+
+  kGet,
+  kGets,
+  kGat,
+  kGats,
+  // storage: <cmd> <key> <flags> <exptime> <bytes> [noreply] / cas ... <cas unique> [noreply]
+  kSet,
+  kAdd,
+  kReplace,
+  kAppend,
+  kPrepend,
+  kCas,
+  // others
+  kIncr,
+  kDecr,
+  kDelete,
+  kTouch,
+  kFlushAll,
+  kStats,
+  kVersion,
+  kVerbosity,
+  kQuit,
+  kShutdown,
+  kCacheMemlimit,
+};
+
+inline constexpr size_t kMaxKeyLength = 250;
+
+// Iterates the space-separated keys of a get/gets/gat/gats line. The parser has already checked
+// every key (length, count), so iteration cannot fail.
+class KeyIterator {
+ public:
+  KeyIterator() = default;
+  explicit KeyIterator(std::string_view keys) : rest_(keys) {}
+  // Stores the next key in *key and returns true, or returns false at the end.
+  bool next(std::string_view* key) {
+    size_t i = 0;
+    while (i < rest_.size() && rest_[i] == ' ') ++i;
+    if (i == rest_.size()) return false;
+    size_t j = i;
+    while (j < rest_.size() && rest_[j] != ' ') ++j;
+    *key = rest_.substr(i, j - i);
+    rest_ = rest_.substr(j);
+    return true;
+  }
+
+ private:
+  std::string_view rest_;
+};
+
+struct Request {
+  Command command = Command::kVersion;
+  bool noreply = false;
+  // Storage command whose value exceeds the item size limit. `data` is empty: the connection
+  // swallows the value (ParseResult::swallow bytes) and then dispatches the request, which for
+  // set deletes the old item and answers SERVER_ERROR object too large for cache.
+  bool too_large = false;
+
+  std::string_view key;   // single-key commands; for get-family the first key
+  std::string_view keys;  // get-family: the whole key list (iterate with KeyIterator)
+  uint32_t key_count = 0; // get-family: number of keys (>= 1 except `gat <exptime>` alone)
+
+  uint32_t flags = 0;       // storage commands
+  int64_t exptime = 0;      // storage, touch, gat/gats, flush_all (delay): memcached's int32 value
+  bool has_exptime = false; // flush_all: a delay was given
+  uint64_t cas_unique = 0;  // cas
+  uint64_t delta = 0;       // incr/decr
+  uint32_t value_length = 0;  // storage: <bytes> as declared
+  std::string_view data;      // storage: exactly value_length bytes (without the \r\n)
+  int64_t number = 0;         // verbosity level, cache_memlimit megabytes
+  std::string_view args;      // stats: the text after "stats" (trimmed), e.g. "settings"
+};
+
+}  // namespace mcbridge::protocol

@@ -1,0 +1,1 @@
+// proxy: client connections, listeners, workers
