@@ -30,6 +30,10 @@ inline constexpr std::string_view kTooLarge = "SERVER_ERROR object too large for
 inline constexpr std::string_view kOutOfMemory = "SERVER_ERROR out of memory storing object\r\n";
 inline constexpr std::string_view kShutdownDisabled = "ERROR: shutdown not enabled\r\n";
 inline constexpr std::string_view kFlushDenied = "CLIENT_ERROR flush_all not allowed\r\n";
+inline constexpr std::string_view kMemlimitTooSmall =
+    "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n";
+inline constexpr std::string_view kMemlimitAdjustFailed =
+    "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes\r\n";
 }  // namespace reply
 
 // "VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n"
