@@ -1,0 +1,67 @@
+// Counters, declared once here and exposed by `stats` (and later the metrics endpoint).
+//
+// Each worker owns one Counters and is its only writer; `stats` on any worker reads all of them.
+// Single-writer relaxed atomics: an increment is a plain load+store (no lock prefix), and a
+// reader on another thread sees a slightly old but never torn value.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace mcbridge::backend {
+
+// X(name): named as memcached's `stats` names them, where memcached has the counter.
+#define MCBRIDGE_COUNTERS(X) \
+  X(cmd_get)                 \
+  X(cmd_set)                 \
+  X(cmd_flush)               \
+  X(cmd_touch)               \
+  X(get_hits)                \
+  X(get_misses)              \
+  X(get_expired)             \
+  X(get_flushed)             \
+  X(delete_misses)           \
+  X(delete_hits)             \
+  X(incr_misses)             \
+  X(incr_hits)               \
+  X(decr_misses)             \
+  X(decr_hits)               \
+  X(cas_misses)              \
+  X(cas_hits)                \
+  X(cas_badval)              \
+  X(touch_hits)              \
+  X(touch_misses)            \
+  X(store_too_large)         \
+  X(store_no_memory)         \
+  X(bytes_read)              \
+  X(bytes_written)           \
+  X(total_connections)       \
+  X(rejected_connections)    \
+  X(backend_error_replies)   \
+  X(backend_failures)
+
+class Counter {
+ public:
+  void add(uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void reset() { v_.store(0, std::memory_order_relaxed); }
+  uint64_t get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
+struct Counters {
+#define MCBRIDGE_DECLARE_COUNTER(name) Counter name;
+  MCBRIDGE_COUNTERS(MCBRIDGE_DECLARE_COUNTER)
+#undef MCBRIDGE_DECLARE_COUNTER
+  // Gauge, not reset by `stats reset`.
+  std::atomic<int64_t> curr_connections{0};
+
+  void reset() {
+#define MCBRIDGE_RESET_COUNTER(name) name.reset();
+    MCBRIDGE_COUNTERS(MCBRIDGE_RESET_COUNTER)
+#undef MCBRIDGE_RESET_COUNTER
+  }
+};
+
+}  // namespace mcbridge::backend

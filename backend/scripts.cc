@@ -1,0 +1,168 @@
+#include "backend/scripts.h"
+
+#include <openssl/evp.h>
+
+namespace mcbridge::backend {
+namespace {
+
+// Shared by every script: split a raw value into header (first 6 bytes: marker, version,
+// flags), data and CAS. Foreign values (no header) get the CAS item.cc's foreignCas() computes:
+// the first 8 bytes of SHA-1 with the top bit set.
+#define MCBRIDGE_LUA_PRELUDE                                                        \
+  "local function split(raw)\n"                                                     \
+  "  if #raw >= 14 and string.byte(raw, 1) == 251 and string.byte(raw, 2) == 1 then\n" \
+  "    return string.sub(raw, 1, 6), string.sub(raw, 15), string.sub(raw, 7, 14)\n" \
+  "  end\n"                                                                         \
+  "  local hex = string.sub(redis.sha1hex(raw), 1, 16)\n"                          \
+  "  local cas = string.gsub(hex, '..', function(h) return string.char(tonumber(h, 16)) end)\n" \
+  "  local first = bit.bor(string.byte(cas, 1), 128)\n"                            \
+  "  return nil, raw, string.char(first) .. string.sub(cas, 2)\n"                   \
+  "end\n"
+
+constexpr std::string_view kCasBody = MCBRIDGE_LUA_PRELUDE R"lua(
+local raw = redis.call('GET', KEYS[1])
+if not raw then return -1 end
+local _, _, cas = split(raw)
+if cas ~= ARGV[1] then return 0 end
+local mode = ARGV[3]
+if mode == 'DEL' then
+  redis.call('DEL', KEYS[1])
+elseif mode == '' then
+  redis.call('SET', KEYS[1], ARGV[2])
+else
+  redis.call('SET', KEYS[1], ARGV[2], mode, ARGV[4])
+end
+return 1
+)lua";
+
+// Unsigned 64-bit arithmetic without Lua doubles losing precision: numbers are split into a
+// high part and the low 10 decimal digits, each exact in a double.
+constexpr std::string_view kIncrBody = MCBRIDGE_LUA_PRELUDE R"lua(
+local raw = redis.call('GET', KEYS[1])
+if not raw then return -1 end
+local header, data = split(raw)
+local sign, digits, rest = string.match(data, '^%s*([+-]?)(%d+)(.*)$')
+if not digits then return -2 end
+if rest ~= '' and not string.match(rest, '^[%s%z]') then return -2 end
+digits = string.gsub(digits, '^0+', '')
+if digits == '' then digits = '0' end
+if #digits > 20 or (#digits == 20 and digits > '18446744073709551615') then return -2 end
+if sign == '-' and digits ~= '0' then return -2 end
+local function parts(d)
+  local n = #d
+  if n <= 10 then return 0, tonumber(d) end
+  return tonumber(string.sub(d, 1, n - 10)), tonumber(string.sub(d, n - 9))
+end
+local hi, lo = parts(digits)
+local dhi, dlo = parts(ARGV[1])
+local E = 10000000000
+if ARGV[2] == '1' then
+  lo = lo + dlo
+  local carry = 0
+  if lo >= E then lo = lo - E; carry = 1 end
+  hi = hi + dhi + carry
+  -- wrap at 2^64 = 1844674407 3709551616
+  if hi > 1844674407 or (hi == 1844674407 and lo >= 3709551616) then
+    lo = lo - 3709551616
+    if lo < 0 then lo = lo + E; hi = hi - 1 end
+    hi = hi - 1844674407
+  end
+else
+  if hi < dhi or (hi == dhi and lo < dlo) then
+    hi = 0; lo = 0
+  else
+    lo = lo - dlo
+    if lo < 0 then lo = lo + E; hi = hi - 1 end
+    hi = hi - dhi
+  end
+end
+local result
+if hi > 0 then result = string.format('%d%010d', hi, lo) else result = string.format('%d', lo) end
+if header then
+  -- memcached rewrites a number that got no longer in place, space-padded to the old length
+  local stored = result
+  if #result < #data then stored = result .. string.rep(' ', #data - #result) end
+  redis.call('SET', KEYS[1], header .. ARGV[3] .. stored, 'KEEPTTL')
+else
+  -- a foreign counter stays a plain Redis integer, so INCR from other clients keeps working
+  redis.call('SET', KEYS[1], result, 'KEEPTTL')
+end
+return result
+)lua";
+
+constexpr std::string_view kAppendBody = MCBRIDGE_LUA_PRELUDE R"lua(
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local header, data = split(raw)
+local limit = tonumber(ARGV[4])
+if header and string.sub(header, 3, 6) ~= '\0\0\0\0' then limit = tonumber(ARGV[5]) end
+if #data + #ARGV[1] > limit then return 0 end
+if ARGV[2] == 'a' then data = data .. ARGV[1] else data = ARGV[1] .. data end
+if header then
+  redis.call('SET', KEYS[1], header .. ARGV[3] .. data, 'KEEPTTL')
+else
+  redis.call('SET', KEYS[1], data, 'KEEPTTL')
+end
+return 1
+)lua";
+
+constexpr std::string_view kPersistBody = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('PERSIST', KEYS[1])
+return 1
+)lua";
+
+constexpr std::string_view kGetAndTouchBody = R"lua(
+local mode, arg = ARGV[1], ARGV[2]
+local out = {}
+for i, k in ipairs(KEYS) do
+  local v
+  if mode == 'DEL' then
+    v = redis.call('GETDEL', k)
+  elseif mode == 'PERSIST' then
+    v = redis.call('GETEX', k, 'PERSIST')
+  else
+    v = redis.call('GETEX', k, mode, arg)
+  end
+  out[i] = v
+end
+return out
+)lua";
+
+#undef MCBRIDGE_LUA_PRELUDE
+
+std::string sha1Hex(std::string_view body) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(body.data(), body.size(), md, &len, EVP_sha1(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 15]);
+  }
+  return out;
+}
+
+std::array<ScriptInfo, kScriptCount> makeScripts() {
+  std::array<ScriptInfo, kScriptCount> s;
+  const std::string_view bodies[kScriptCount] = {kCasBody, kIncrBody, kAppendBody, kPersistBody,
+                                                 kGetAndTouchBody};
+  for (size_t i = 0; i < kScriptCount; ++i) s[i] = {bodies[i], sha1Hex(bodies[i])};
+  return s;
+}
+
+}  // namespace
+
+const ScriptInfo& script(Script s) {
+  static const std::array<ScriptInfo, kScriptCount> scripts = makeScripts();
+  return scripts[static_cast<size_t>(s)];
+}
+
+std::vector<std::string> allScriptBodies() {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < kScriptCount; ++i) out.emplace_back(script(static_cast<Script>(i)).body);
+  return out;
+}
+
+}  // namespace mcbridge::backend

@@ -1,0 +1,40 @@
+// The Lua scripts behind memcached's read-modify-write commands. Each runs atomically in Redis
+// in one round trip; the new CAS token comes in as an argument so the scripts are deterministic.
+// They share one item-format prelude with item.cc: keep both in step (DESIGN.md storage format).
+#pragma once
+
+#include <array>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mcbridge::backend {
+
+enum class Script : uint8_t {
+  // KEYS[1]; ARGV: expected CAS (8 bytes BE), new value, expiry mode ("", EX, EXAT, DEL), value
+  // -> 1 STORED, 0 EXISTS, -1 NOT_FOUND
+  kCas,
+  // KEYS[1]; ARGV: delta (decimal), "1" incr / "0" decr, new CAS (8 bytes BE)
+  // -> bulk string new value, -1 NOT_FOUND, -2 non-numeric
+  kIncr,
+  // KEYS[1]; ARGV: data, "a" append / "p" prepend, new CAS, max data len (flags 0), (flags != 0)
+  // -> 1 STORED, 0 NOT_STORED
+  kAppend,
+  // KEYS[1] -> 1 if the key existed (its TTL removed), 0 if not
+  kPersist,
+  // KEYS: keys; ARGV: mode (EX, EXAT, PERSIST, DEL), value -> array of values or nil
+  kGetAndTouch,
+};
+inline constexpr size_t kScriptCount = 5;
+
+struct ScriptInfo {
+  std::string_view body;
+  std::string sha1;  // hex, as EVALSHA wants it
+};
+
+// The scripts and their SHA-1s, computed once.
+const ScriptInfo& script(Script s);
+// Bodies of every script, for SCRIPT LOAD on each (re)connect.
+std::vector<std::string> allScriptBodies();
+
+}  // namespace mcbridge::backend

@@ -1,0 +1,360 @@
+#include "backend/translator.h"
+
+#include <charconv>
+#include <cstring>
+
+#include "backend/exptime.h"
+#include "backend/scripts.h"
+#include "protocol/parser.h"
+#include "protocol/reply.h"
+
+namespace mcbridge::backend {
+namespace {
+
+using protocol::Command;
+namespace reply = protocol::reply;
+
+constexpr std::string_view kBackendError = "SERVER_ERROR backend error\r\n";
+constexpr std::string_view kBackendTimeout = "SERVER_ERROR backend timeout\r\n";
+constexpr std::string_view kBackendUnavailable = "SERVER_ERROR backend unavailable\r\n";
+
+// Decimal text of a number, kept alive in a caller's stack buffer until send() has copied it.
+struct Decimal {
+  char buf[24];
+  size_t len = 0;
+  explicit Decimal(int64_t v) { len = std::to_chars(buf, buf + sizeof buf, v).ptr - buf; }
+  explicit Decimal(uint64_t v) { len = std::to_chars(buf, buf + sizeof buf, v).ptr - buf; }
+  std::string_view view() const { return {buf, len}; }
+};
+
+bool isRetrieval(Command c) {
+  return c == Command::kGet || c == Command::kGets || c == Command::kGat || c == Command::kGats;
+}
+bool withCas(Command c) { return c == Command::kGets || c == Command::kGats; }
+bool isTouching(Command c) { return c == Command::kGat || c == Command::kGats; }
+
+void put(const PendingOp& op, std::string_view bytes, std::string* out) {
+  if (!op.noreply) out->append(bytes);
+}
+
+}  // namespace
+
+Translator::Translator(TranslatorOptions options, CasGenerator* cas, Counters* counters)
+    : options_(std::move(options)), cas_(cas), counters_(counters) {
+  args_.reserve(64);
+}
+
+bool Translator::start(const protocol::Request& req, int64_t now, PendingOp* op,
+                       CommandSink* sink, RedisCompletion* completion, std::string* out) {
+  op->command = req.command;
+  op->noreply = req.noreply;
+  switch (req.command) {
+    case Command::kGet:
+    case Command::kGets:
+    case Command::kGat:
+    case Command::kGats:
+      if (req.key_count == 0) {  // `gat <exptime>` with no key: memcached answers END
+        out->append(reply::kEnd);
+        return false;
+      }
+      sendRetrieval(req, now, op, sink, completion);
+      return true;
+    case Command::kSet:
+    case Command::kAdd:
+    case Command::kReplace:
+    case Command::kAppend:
+    case Command::kPrepend:
+    case Command::kCas:
+      if (req.too_large) {
+        counters_->store_too_large.add();
+        if (req.command == Command::kSet) {
+          // memcached drops the old item so a reader never sees stale data after a failed set.
+          op->kind = ReplyKind::kTooLarge;
+          op->keys.assign(req.key);
+          args_.assign({{"DEL"}, keyArg(req.key)});
+          sink->send(args_, completion);
+          return true;
+        }
+        put(*op, reply::kTooLarge, out);
+        return false;
+      }
+      counters_->cmd_set.add();
+      sendStorage(req, now, op, sink, completion);
+      return true;
+    case Command::kIncr:
+    case Command::kDecr: {
+      op->kind = ReplyKind::kIncr;
+      op->keys.assign(req.key);
+      const ScriptInfo& s = script(Script::kIncr);
+      Decimal delta(req.delta);
+      char cas[8];
+      storeBigEndian64(cas_->next(), cas);
+      args_.assign({{"EVALSHA"}, {s.sha1}, {"1"}, keyArg(req.key), {delta.view()},
+                    {req.command == Command::kIncr ? "1" : "0"}, {std::string_view(cas, 8)}});
+      sink->send(args_, completion);
+      return true;
+    }
+    case Command::kDelete:
+      op->kind = ReplyKind::kDelete;
+      op->keys.assign(req.key);
+      args_.assign({{"DEL"}, keyArg(req.key)});
+      sink->send(args_, completion);
+      return true;
+    case Command::kTouch:
+      counters_->cmd_touch.add();
+      sendTouch(req, now, op, sink, completion);
+      return true;
+    default:
+      put(*op, "SERVER_ERROR not implemented\r\n", out);
+      return false;
+  }
+}
+
+void Translator::sendRetrieval(const protocol::Request& req, int64_t now, PendingOp* op,
+                               CommandSink* sink, RedisCompletion* completion) {
+  op->keys.assign(req.keys.empty() ? req.key : req.keys);
+  protocol::KeyIterator keys(op->keys);
+  std::string_view key;
+  if (isTouching(req.command)) {
+    counters_->cmd_touch.add(req.key_count);
+    op->kind = ReplyKind::kMultiGet;
+    const ScriptInfo& s = script(Script::kGetAndTouch);
+    Decimal numkeys(static_cast<uint64_t>(req.key_count));
+    args_.assign({{"EVALSHA"}, {s.sha1}, {numkeys.view()}});
+    while (keys.next(&key)) args_.push_back(keyArg(key));
+    Expiry e = convertExptime(req.exptime, now);
+    Decimal value(e.value);
+    switch (e.kind) {
+      case ExpiryKind::kNever: args_.push_back({"PERSIST"}); args_.push_back({"0"}); break;
+      case ExpiryKind::kRelative: args_.push_back({"EX"}); args_.push_back({value.view()}); break;
+      case ExpiryKind::kAbsolute: args_.push_back({"EXAT"}); args_.push_back({value.view()}); break;
+      case ExpiryKind::kExpired: args_.push_back({"DEL"}); args_.push_back({"0"}); break;
+    }
+    sink->send(args_, completion);
+    return;
+  }
+  counters_->cmd_get.add(req.key_count);
+  if (req.key_count == 1) {
+    op->kind = ReplyKind::kGet;
+    args_.assign({{"GET"}, keyArg(req.key)});
+  } else {
+    op->kind = ReplyKind::kMultiGet;
+    args_.assign({{"MGET"}});
+    while (keys.next(&key)) args_.push_back(keyArg(key));
+  }
+  sink->send(args_, completion);
+}
+
+void Translator::sendStorage(const protocol::Request& req, int64_t now, PendingOp* op,
+                             CommandSink* sink, RedisCompletion* completion) {
+  op->keys.assign(req.key);
+  char header[kHeaderSize];
+  encodeHeader(req.flags, cas_->next(), header);
+  const std::string_view hdr(header, kHeaderSize);
+
+  if (req.command == Command::kAppend || req.command == Command::kPrepend) {
+    // append/prepend keep the item's flags and TTL: the command's own are parsed but ignored.
+    op->kind = ReplyKind::kAppend;
+    const ScriptInfo& s = script(Script::kAppend);
+    Decimal limit0(protocol::maxValueBytes(options_.item_size_max, req.key.size(), 0));
+    Decimal limit1(protocol::maxValueBytes(options_.item_size_max, req.key.size(), 1));
+    args_.assign({{"EVALSHA"}, {s.sha1}, {"1"}, keyArg(req.key), {req.data},
+                  {req.command == Command::kAppend ? "a" : "p"}, {hdr.substr(6)},
+                  {limit0.view()}, {limit1.view()}});
+    sink->send(args_, completion);
+    return;
+  }
+
+  const Expiry e = convertExptime(req.exptime, now);
+  Decimal value(e.value);
+  std::string_view mode;
+  switch (e.kind) {
+    case ExpiryKind::kNever: break;
+    case ExpiryKind::kRelative: mode = "EX"; break;
+    case ExpiryKind::kAbsolute: mode = "EXAT"; break;
+    case ExpiryKind::kExpired: mode = "DEL"; break;
+  }
+
+  if (req.command == Command::kCas) {
+    op->kind = ReplyKind::kCas;
+    const ScriptInfo& s = script(Script::kCas);
+    char expected[8];
+    storeBigEndian64(req.cas_unique, expected);
+    args_.assign({{"EVALSHA"}, {s.sha1}, {"1"}, keyArg(req.key), {std::string_view(expected, 8)},
+                  {hdr, req.data}, {mode}, {value.view()}});
+    sink->send(args_, completion);
+    return;
+  }
+
+  if (e.kind == ExpiryKind::kExpired) {
+    // memcached stores the item and it is invisible at once: the visible effect is that the key
+    // is gone (set, replace) or, for add, nothing changes.
+    if (req.command == Command::kAdd) {
+      op->kind = ReplyKind::kAddExpired;
+      args_.assign({{"EXISTS"}, keyArg(req.key)});
+    } else {
+      op->kind = req.command == Command::kSet ? ReplyKind::kSetExpired : ReplyKind::kReplaceExpired;
+      args_.assign({{"DEL"}, keyArg(req.key)});
+    }
+    sink->send(args_, completion);
+    return;
+  }
+
+  op->kind = ReplyKind::kStore;
+  args_.assign({{"SET"}, keyArg(req.key), {hdr, req.data}});
+  if (!mode.empty()) {
+    args_.push_back({mode});
+    args_.push_back({value.view()});
+  }
+  if (req.command == Command::kAdd) args_.push_back({"NX"});
+  if (req.command == Command::kReplace) args_.push_back({"XX"});
+  sink->send(args_, completion);
+}
+
+void Translator::sendTouch(const protocol::Request& req, int64_t now, PendingOp* op,
+                           CommandSink* sink, RedisCompletion* completion) {
+  op->kind = ReplyKind::kTouch;
+  op->keys.assign(req.key);
+  const Expiry e = convertExptime(req.exptime, now);
+  Decimal value(e.value);
+  switch (e.kind) {
+    case ExpiryKind::kNever:
+      args_.assign({{"EVALSHA"}, {script(Script::kPersist).sha1}, {"1"}, keyArg(req.key)});
+      break;
+    case ExpiryKind::kRelative:
+      args_.assign({{"EXPIRE"}, keyArg(req.key), {value.view()}});
+      break;
+    case ExpiryKind::kAbsolute:
+      args_.assign({{"EXPIREAT"}, keyArg(req.key), {value.view()}});
+      break;
+    case ExpiryKind::kExpired:
+      args_.assign({{"DEL"}, keyArg(req.key)});
+      break;
+  }
+  sink->send(args_, completion);
+}
+
+void Translator::appendValue(const PendingOp& op, std::string_view key, const redisReply* r,
+                             std::string* out) {
+  const bool touching = isTouching(op.command);
+  if (r->type != REDIS_REPLY_STRING) {
+    (touching ? counters_->touch_misses : counters_->get_misses).add();
+    return;
+  }
+  (touching ? counters_->touch_hits : counters_->get_hits).add();
+  const ItemView item = decodeItem(std::string_view(r->str, r->len));
+  if (withCas(op.command)) {
+    protocol::appendValueCas(out, key, item.flags, item.data, item.cas);
+  } else {
+    protocol::appendValue(out, key, item.flags, item.data);
+  }
+}
+
+void Translator::errorReply(const PendingOp& op, const redisReply* r, std::string* out) {
+  counters_->backend_error_replies.add();
+  const std::string_view msg(r->str, r->len);
+  if (isRetrieval(op.command) && options_.miss_on_error) {
+    out->append(reply::kEnd);
+    return;
+  }
+  if (msg.starts_with("OOM")) {
+    counters_->store_no_memory.add();
+    put(op, reply::kOutOfMemory, out);
+    return;
+  }
+  put(op, kBackendError, out);
+}
+
+void Translator::finish(const PendingOp& op, const redisReply* r, std::string* out) {
+  if (r->type == REDIS_REPLY_ERROR) {
+    errorReply(op, r, out);
+    return;
+  }
+  const bool is_int = r->type == REDIS_REPLY_INTEGER;
+  const long long n = is_int ? r->integer : 0;
+  switch (op.kind) {
+    case ReplyKind::kGet:
+      appendValue(op, op.keys, r, out);
+      out->append(reply::kEnd);
+      return;
+    case ReplyKind::kMultiGet: {
+      if (r->type != REDIS_REPLY_ARRAY) break;
+      protocol::KeyIterator keys(op.keys);
+      std::string_view key;
+      size_t i = 0;
+      while (keys.next(&key) && i < r->elements) appendValue(op, key, r->element[i++], out);
+      out->append(reply::kEnd);
+      return;
+    }
+    case ReplyKind::kStore:
+      if (r->type == REDIS_REPLY_STATUS) return put(op, reply::kStored, out);
+      if (r->type == REDIS_REPLY_NIL) return put(op, reply::kNotStored, out);
+      break;
+    case ReplyKind::kAddExpired:
+      if (!is_int) break;
+      return put(op, n == 0 ? reply::kStored : reply::kNotStored, out);
+    case ReplyKind::kReplaceExpired:
+      if (!is_int) break;
+      return put(op, n == 1 ? reply::kStored : reply::kNotStored, out);
+    case ReplyKind::kSetExpired:
+      return put(op, reply::kStored, out);
+    case ReplyKind::kTooLarge:
+      return put(op, reply::kTooLarge, out);
+    case ReplyKind::kCas:
+      if (!is_int) break;
+      if (n == 1) {
+        counters_->cas_hits.add();
+        return put(op, reply::kStored, out);
+      }
+      if (n == 0) {
+        counters_->cas_badval.add();
+        return put(op, reply::kExists, out);
+      }
+      counters_->cas_misses.add();
+      return put(op, reply::kNotFound, out);
+    case ReplyKind::kIncr: {
+      const bool incr = op.command == Command::kIncr;
+      if (r->type == REDIS_REPLY_STRING) {
+        (incr ? counters_->incr_hits : counters_->decr_hits).add();
+        if (!op.noreply) {
+          out->append(r->str, r->len);
+          out->append("\r\n");
+        }
+        return;
+      }
+      if (!is_int) break;
+      if (n == -1) {
+        (incr ? counters_->incr_misses : counters_->decr_misses).add();
+        return put(op, reply::kNotFound, out);
+      }
+      return put(op, reply::kNonNumeric, out);
+    }
+    case ReplyKind::kAppend:
+      if (!is_int) break;
+      return put(op, n == 1 ? reply::kStored : reply::kNotStored, out);
+    case ReplyKind::kDelete:
+      if (!is_int) break;
+      (n >= 1 ? counters_->delete_hits : counters_->delete_misses).add();
+      return put(op, n >= 1 ? reply::kDeleted : reply::kNotFound, out);
+    case ReplyKind::kTouch:
+      if (!is_int) break;
+      (n >= 1 ? counters_->touch_hits : counters_->touch_misses).add();
+      return put(op, n >= 1 ? reply::kTouched : reply::kNotFound, out);
+    case ReplyKind::kFlush:
+      return put(op, reply::kOk, out);
+  }
+  // A reply of a type the command never produces: a bug or a foreign proxy in between.
+  counters_->backend_error_replies.add();
+  put(op, kBackendError, out);
+}
+
+void Translator::fail(const PendingOp& op, RedisFailure failure, std::string* out) {
+  counters_->backend_failures.add();
+  if (isRetrieval(op.command) && options_.miss_on_error) {
+    out->append(reply::kEnd);
+    return;
+  }
+  put(op, failure == RedisFailure::kTimeout ? kBackendTimeout : kBackendUnavailable, out);
+}
+
+}  // namespace mcbridge::backend

@@ -1,0 +1,100 @@
+// memcache request -> Redis command(s) -> memcache reply bytes (DESIGN.md, "translator").
+//
+// Pure with respect to I/O: commands go to a CommandSink (the worker's Redis connection in
+// production, a recorder in tests) and replies are appended to a caller's buffer. One
+// Translator per worker, used only on that worker's thread.
+#pragma once
+
+#include <hiredis/hiredis.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backend/counters.h"
+#include "backend/item.h"
+#include "backend/redis_connection.h"
+#include "protocol/request.h"
+
+namespace mcbridge::backend {
+
+class CommandSink {
+ public:
+  // Queues one command; `completion` is called exactly once, later, on the caller's thread.
+  virtual void send(std::span<const RedisArg> args, RedisCompletion* completion) = 0;
+
+ protected:
+  ~CommandSink() = default;
+};
+
+// How the Redis reply of a request becomes memcache bytes.
+enum class ReplyKind : uint8_t {
+  kGet,         // GET: bulk or nil
+  kMultiGet,    // MGET / get-and-touch script: array of bulk or nil
+  kStore,       // SET [NX|XX]: OK or nil -> STORED / NOT_STORED
+  kAddExpired,  // EXISTS (add with an already-expired exptime): 0 -> STORED, 1 -> NOT_STORED
+  kReplaceExpired,  // DEL (replace with an expired exptime): 1 -> STORED, 0 -> NOT_STORED
+  kSetExpired,      // DEL (set/cas-free store with an expired exptime): -> STORED
+  kTooLarge,        // DEL of the old item after a too-large set -> SERVER_ERROR too large
+  kCas,             // script: 1 STORED, 0 EXISTS, -1 NOT_FOUND
+  kIncr,            // script: value, -1 NOT_FOUND, -2 non-numeric
+  kAppend,          // script: 1 STORED, 0 NOT_STORED
+  kDelete,          // DEL: 1 DELETED, 0 NOT_FOUND
+  kTouch,           // PEXPIRE / EXPIREAT / DEL / persist script: 1 TOUCHED, 0 NOT_FOUND
+  kFlush,           // FLUSHDB: OK
+};
+
+// What a reply needs to know about its request, copied out of the read buffer (the buffer is
+// compacted before the reply comes). Kept in the connection's reply slot and reused.
+struct PendingOp {
+  ReplyKind kind = ReplyKind::kGet;
+  protocol::Command command = protocol::Command::kGet;
+  bool noreply = false;
+  std::string keys;  // the key, or the space-separated keys of a multi-get
+};
+
+struct TranslatorOptions {
+  std::string key_prefix;
+  uint32_t item_size_max = 1024 * 1024;
+  bool miss_on_error = false;  // failed reads answer as misses (App Engine Memcache behaviour)
+};
+
+class Translator {
+ public:
+  Translator(TranslatorOptions options, CasGenerator* cas, Counters* counters);
+
+  // Starts a key command (get family, storage, incr/decr, delete, touch): fills *op and sends
+  // its Redis command(s) to *sink with `completion`. Returns false when the request was
+  // answered without Redis; its reply (possibly empty under noreply) was appended to *out.
+  // `now` is the current unix time in seconds (for absolute exptimes).
+  [[nodiscard]] bool start(const protocol::Request& req, int64_t now, PendingOp* op,
+                           CommandSink* sink, RedisCompletion* completion, std::string* out);
+
+  // Turns the Redis reply of `op` into memcache bytes appended to *out.
+  void finish(const PendingOp& op, const redisReply* reply, std::string* out);
+  // The same for a request whose Redis command failed (timeout, disconnect).
+  void fail(const PendingOp& op, RedisFailure failure, std::string* out);
+
+  const TranslatorOptions& options() const { return options_; }
+
+ private:
+  RedisArg keyArg(std::string_view key) const { return {options_.key_prefix, key}; }
+  void sendStorage(const protocol::Request& req, int64_t now, PendingOp* op, CommandSink* sink,
+                   RedisCompletion* completion);
+  void sendTouch(const protocol::Request& req, int64_t now, PendingOp* op, CommandSink* sink,
+                 RedisCompletion* completion);
+  void sendRetrieval(const protocol::Request& req, int64_t now, PendingOp* op, CommandSink* sink,
+                     RedisCompletion* completion);
+  void appendValue(const PendingOp& op, std::string_view key, const redisReply* r,
+                   std::string* out);
+  void errorReply(const PendingOp& op, const redisReply* r, std::string* out);
+
+  TranslatorOptions options_;
+  CasGenerator* cas_;
+  Counters* counters_;
+  std::vector<RedisArg> args_;  // scratch, reused by every request
+};
+
+}  // namespace mcbridge::backend

@@ -1,0 +1,361 @@
+#include "proxy/client_connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+
+#include "backend/exptime.h"
+#include "protocol/reply.h"
+#include "proxy/server.h"
+#include "proxy/stats.h"
+#include "proxy/worker.h"
+
+namespace mcbridge::proxy {
+namespace {
+
+using protocol::Command;
+namespace reply = protocol::reply;
+
+constexpr size_t kReadChunk = 16 * 1024;
+// Backpressure: a client that pipelines without reading its replies stops being read once this
+// much is queued, and is read again once the queue drains.
+constexpr size_t kMaxQueuedReplies = 1024;
+constexpr size_t kMaxPendingOutput = 4 * 1024 * 1024;
+// Reply buffers larger than this are freed after use instead of kept for the next request.
+constexpr size_t kKeepBufferBytes = 64 * 1024;
+
+}  // namespace
+
+void ReplySlot::onRedisReply(const redisReply* reply) { conn->onRedisReply(this, reply); }
+void ReplySlot::onRedisFailure(backend::RedisFailure failure) {
+  conn->onRedisFailure(this, failure);
+}
+
+ClientConnection::ClientConnection(Worker* worker, uint64_t id) : worker_(worker), id_(id) {
+  handle_.tcp.data = this;
+  write_req_.data = this;
+}
+
+ClientConnection::~ClientConnection() {
+  for (ReplySlot* s : queue_) delete s;
+  for (ReplySlot* s : free_slots_) delete s;
+}
+
+void ClientConnection::start() {
+  stream()->data = this;
+  updateReading();
+}
+
+void ClientConnection::onAlloc(uv_handle_t* h, size_t /*suggested*/, uv_buf_t* buf) {
+  auto* self = static_cast<ClientConnection*>(h->data);
+  size_t avail = 0;
+  char* p = self->in_.prepare(kReadChunk, self->needed_, &avail);
+  *buf = uv_buf_init(p, static_cast<unsigned>(avail));
+}
+
+void ClientConnection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* /*buf*/) {
+  auto* self = static_cast<ClientConnection*>(s->data);
+  if (nread > 0) {
+    self->in_.commit(static_cast<size_t>(nread));
+    self->worker_->counters().bytes_read.add(static_cast<uint64_t>(nread));
+    self->process();
+  } else if (nread < 0) {
+    // EOF: the client may have half-closed after its last request (printf | nc): answer what it
+    // sent, then close. A read error: close at once.
+    if (nread == UV_EOF) {
+      self->drain();
+    } else {
+      self->close();
+    }
+  }
+  if (self->in_.size() == 0 && !self->closing_) self->in_.releaseIfEmpty();
+}
+
+void ClientConnection::process() {
+  const protocol::Parser& parser = worker_->parser();
+  protocol::Request req;
+  while (!draining_ && !closing_) {
+    if (swallow_ > 0) {
+      size_t n = in_.size() < swallow_ ? in_.size() : static_cast<size_t>(swallow_);
+      in_.consume(n);
+      swallow_ -= n;
+      if (swallow_ > 0) break;
+      // The value of a too-large item is gone: now the request may be answered (memcached
+      // replies only after the whole data block has arrived).
+      dispatch(pending_too_large_);
+      continue;
+    }
+    if (queue_.size() >= kMaxQueuedReplies || out_.size() >= kMaxPendingOutput) break;
+    const std::string_view data = in_.data();
+    if (data.empty() || data.size() < needed_) break;
+    const protocol::ParseResult r = parser.parse(data, &req);
+    switch (r.status) {
+      case protocol::ParseStatus::kNeedMore:
+        needed_ = r.needed;
+        updateReading();
+        return;
+      case protocol::ParseStatus::kOk:
+        needed_ = 0;
+        if (req.too_large) {
+          too_large_key_.assign(req.key);
+          pending_too_large_ = req;
+          pending_too_large_.key = too_large_key_;
+          pending_too_large_.keys = {};
+          swallow_ = r.swallow;
+          in_.consume(r.consumed);
+          continue;
+        }
+        dispatch(req);
+        in_.consume(r.consumed);
+        break;
+      case protocol::ParseStatus::kError:
+        needed_ = 0;
+        if (!r.suppress_reply) localReply(r.error_reply);
+        in_.consume(r.consumed);
+        break;
+      case protocol::ParseStatus::kClose:
+        // memcached closes without a reply (line too long, HTTP request); earlier replies still go.
+        SPDLOG_DEBUG("client {}: closing on unparsable input", id_);
+        drain();
+        return;
+    }
+  }
+  updateReading();
+}
+
+ReplySlot* ClientConnection::newSlot() {
+  ReplySlot* s;
+  if (free_slots_.empty()) {
+    s = new ReplySlot;
+    s->conn = this;
+  } else {
+    s = free_slots_.back();
+    free_slots_.pop_back();
+  }
+  s->ready = false;
+  return s;
+}
+
+void ClientConnection::releaseSlot(ReplySlot* s) {
+  s->out.clear();
+  if (s->out.capacity() > kKeepBufferBytes) std::string().swap(s->out);
+  if (s->op.keys.capacity() > kKeepBufferBytes) std::string().swap(s->op.keys);
+  free_slots_.push_back(s);
+}
+
+void ClientConnection::localReply(std::string_view bytes) {
+  if (queue_.empty()) {
+    out_.append(bytes);
+    markDirty();
+    return;
+  }
+  ReplySlot* s = newSlot();
+  s->out.assign(bytes);
+  s->ready = true;
+  queue_.push_back(s);
+}
+
+void ClientConnection::dispatch(const protocol::Request& req) {
+  switch (req.command) {
+    case Command::kVersion:
+    case Command::kVerbosity:
+    case Command::kQuit:
+    case Command::kShutdown:
+    case Command::kCacheMemlimit:
+    case Command::kStats:
+    case Command::kFlushAll: {
+      ReplySlot* s = newSlot();
+      queue_.push_back(s);
+      handleLocal(req, s);
+      return;
+    }
+    default:
+      break;
+  }
+  ReplySlot* s = newSlot();
+  queue_.push_back(s);
+  if (worker_->translator().start(req, ::time(nullptr), &s->op, worker_, s, &s->out)) {
+    ++in_flight_;
+  } else {
+    s->ready = true;
+    if (s == queue_.front()) markDirty();
+  }
+}
+
+void ClientConnection::handleLocal(const protocol::Request& req, ReplySlot* s) {
+  s->ready = true;
+  switch (req.command) {
+    case Command::kVersion:
+      s->out.append("VERSION " MCBRIDGE_MEMCACHED_VERSION "\r\n");
+      break;
+    case Command::kVerbosity:
+    case Command::kCacheMemlimit:
+      if (!req.noreply) s->out.append(reply::kOk);
+      break;
+    case Command::kQuit:
+      draining_ = true;
+      break;
+    case Command::kShutdown:
+      s->out.append(reply::kShutdownDisabled);
+      break;
+    case Command::kStats:
+      appendStats(*worker_->server(), *worker_, req.args, &s->out);
+      break;
+    case Command::kFlushAll: {
+      const config::Options& o = worker_->options();
+      if (o.flush_all == config::FlushPolicy::kDeny) {
+        if (!req.noreply) s->out.append(reply::kFlushDenied);
+        break;
+      }
+      worker_->counters().cmd_flush.add();
+      Server* server = worker_->server();
+      const uint64_t generation = server->flushGeneration().fetch_add(1) + 1;
+      int64_t delay = req.has_exptime ? req.exptime : 0;
+      if (delay > backend::kMaxRelativeExptime) delay -= ::time(nullptr);
+      if (delay > 0) {
+        worker_->scheduleFlush(delay, generation);
+        if (!req.noreply) s->out.append(reply::kOk);
+        break;
+      }
+      s->ready = false;
+      s->op.kind = backend::ReplyKind::kFlush;
+      s->op.command = Command::kFlushAll;
+      s->op.noreply = req.noreply;
+      s->op.keys.clear();
+      ++in_flight_;
+      worker_->startFlush(s);
+      return;
+    }
+    default:
+      break;
+  }
+  if (s == queue_.front()) markDirty();
+}
+
+void ClientConnection::onRedisReply(ReplySlot* slot, const redisReply* r) {
+  --in_flight_;
+  if (closing_) {
+    maybeDelete();
+    return;
+  }
+  if (slot == queue_.front()) {
+    // The head: its reply goes straight to the output, not through the slot's buffer.
+    worker_->translator().finish(slot->op, r, &out_);
+    queue_.pop_front();
+    releaseSlot(slot);
+  } else {
+    worker_->translator().finish(slot->op, r, &slot->out);
+    slot->ready = true;
+  }
+  markDirty();
+}
+
+void ClientConnection::onRedisFailure(ReplySlot* slot, backend::RedisFailure failure) {
+  --in_flight_;
+  if (closing_) {
+    maybeDelete();
+    return;
+  }
+  worker_->translator().fail(slot->op, failure, &slot->out);
+  slot->ready = true;
+  markDirty();
+}
+
+void ClientConnection::markDirty() {
+  if (!dirty_) {
+    dirty_ = true;
+    worker_->markDirty(this);
+  }
+}
+
+void ClientConnection::flush() {
+  dirty_ = false;
+  if (closing_) {
+    maybeDelete();
+    return;
+  }
+  while (!queue_.empty() && queue_.front()->ready) {
+    ReplySlot* s = queue_.front();
+    queue_.pop_front();
+    out_.append(s->out);
+    releaseSlot(s);
+  }
+  if (!writing_ && !out_.empty()) {
+    writing_buf_.swap(out_);
+    out_.clear();
+    worker_->counters().bytes_written.add(writing_buf_.size());
+    uv_buf_t b = uv_buf_init(writing_buf_.data(), static_cast<unsigned>(writing_buf_.size()));
+    int rc = uv_write(&write_req_, stream(), &b, 1, onWrite);
+    if (rc != 0) {
+      close();
+      return;
+    }
+    writing_ = true;
+  }
+  if (draining_ && queue_.empty() && !writing_ && out_.empty()) {
+    close();
+    return;
+  }
+  if (!reading_ && in_.size() > 0 && queue_.size() < kMaxQueuedReplies && swallow_ == 0) {
+    process();  // requests held back by backpressure
+  } else {
+    updateReading();
+  }
+}
+
+void ClientConnection::onWrite(uv_write_t* req, int status) {
+  auto* self = static_cast<ClientConnection*>(req->data);
+  self->writing_ = false;
+  self->writing_buf_.clear();
+  if (self->writing_buf_.capacity() > kKeepBufferBytes) std::string().swap(self->writing_buf_);
+  if (status < 0 || self->closing_) {
+    self->close();
+    self->maybeDelete();
+    return;
+  }
+  if (!self->out_.empty() || self->draining_ ||
+      (!self->queue_.empty() && self->queue_.front()->ready)) {
+    self->markDirty();
+  } else {
+    self->updateReading();
+  }
+}
+
+void ClientConnection::updateReading() {
+  const bool want = !draining_ && !closing_ && queue_.size() < kMaxQueuedReplies &&
+                    out_.size() + writing_buf_.size() < kMaxPendingOutput;
+  if (want == reading_) return;
+  if (want) {
+    if (uv_read_start(stream(), onAlloc, onRead) == 0) reading_ = true;
+  } else {
+    uv_read_stop(stream());
+    reading_ = false;
+  }
+}
+
+void ClientConnection::drain() {
+  draining_ = true;
+  updateReading();
+  markDirty();
+}
+
+void ClientConnection::close() {
+  if (closing_) return;
+  closing_ = true;
+  if (reading_) uv_read_stop(stream());
+  reading_ = false;
+  uv_close(reinterpret_cast<uv_handle_t*>(&handle_), onClose);
+}
+
+void ClientConnection::onClose(uv_handle_t* h) {
+  auto* self = static_cast<ClientConnection*>(h->data);
+  self->closed_ = true;
+  self->worker_->clientClosed(self);
+  self->maybeDelete();
+}
+
+void ClientConnection::maybeDelete() {
+  if (closed_ && in_flight_ == 0 && !writing_ && !dirty_) delete this;
+}
+
+}  // namespace mcbridge::proxy

@@ -1,0 +1,110 @@
+// One memcache client connection (TCP or Unix socket) on a worker's loop.
+//
+// Reads into one contiguous buffer, parses every complete request, dispatches it, then compacts
+// (views into the buffer die there). Every request, a parse error included, takes a slot in the
+// reply queue; replies leave only from its head, so they keep request order whatever order Redis
+// answers in. Owned by its Worker; lives until its handle is closed AND every Redis completion
+// of its slots has run (completions may outlive the socket).
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/redis_connection.h"
+#include "backend/translator.h"
+#include "protocol/parser.h"
+#include "proxy/read_buffer.h"
+
+namespace mcbridge::proxy {
+
+class Worker;
+class ClientConnection;
+
+// A reply slot: the Redis completion of one request and the bytes of its reply.
+struct ReplySlot final : backend::RedisCompletion {
+  ClientConnection* conn = nullptr;
+  backend::PendingOp op;
+  std::string out;
+  bool ready = false;
+  void onRedisReply(const redisReply* reply) override;
+  void onRedisFailure(backend::RedisFailure failure) override;
+};
+
+class ClientConnection {
+ public:
+  ClientConnection(Worker* worker, uint64_t id);
+  ~ClientConnection();
+
+  // The stream handle to accept into; initialised by the worker (tcp or pipe).
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle_); }
+  uv_tcp_t* tcp() { return &handle_.tcp; }
+  uv_pipe_t* pipe() { return &handle_.pipe; }
+
+  void start();
+  // Closes the socket now (pending replies are dropped); completions still in flight are
+  // absorbed and the object deletes itself when the last one has run.
+  void close();
+  // Stops reading new requests; closes once every queued reply is written (graceful drain).
+  void drain();
+  bool idle() const { return queue_.empty() && !writing_; }
+
+  uint64_t id() const { return id_; }
+
+  // Called by a slot when its reply is complete.
+  void slotReady(ReplySlot* slot);
+  // Called once per loop turn by the worker for connections with new output.
+  void flush();
+  void onRedisReply(ReplySlot* slot, const redisReply* reply);
+  void onRedisFailure(ReplySlot* slot, backend::RedisFailure failure);
+
+ private:
+  static void onAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
+  static void onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
+  static void onWrite(uv_write_t* req, int status);
+  static void onClose(uv_handle_t* h);
+
+  void process();
+  void dispatch(const protocol::Request& req);
+  ReplySlot* newSlot();
+  void releaseSlot(ReplySlot* slot);
+  void localReply(std::string_view bytes);
+  void markDirty();
+  void maybeDelete();
+  void updateReading();
+  void handleLocal(const protocol::Request& req, ReplySlot* slot);
+
+  Worker* worker_;
+  uint64_t id_;
+  union Handle {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } handle_;
+  uv_write_t write_req_;
+
+  ReadBuffer in_;
+  size_t needed_ = 0;      // parse again only when this many unparsed bytes are buffered
+  uint64_t swallow_ = 0;   // bytes of a too-large value still to discard
+  protocol::Request pending_too_large_;
+  std::string too_large_key_;
+
+  std::deque<ReplySlot*> queue_;
+  std::vector<ReplySlot*> free_slots_;
+  std::string out_;        // bytes ready to write, not yet handed to libuv
+  std::string writing_buf_;  // bytes of the write in flight
+  bool writing_ = false;
+  bool reading_ = false;
+  bool dirty_ = false;
+  bool closing_ = false;   // handle close requested
+  bool closed_ = false;    // handle closed
+  bool draining_ = false;  // no more requests: close when the queue is empty (quit, shutdown)
+  uint32_t in_flight_ = 0; // slots waiting for Redis
+
+  friend class Worker;
+};
+
+}  // namespace mcbridge::proxy

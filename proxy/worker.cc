@@ -1,0 +1,325 @@
+#include "proxy/worker.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "backend/scripts.h"
+#include "proxy/client_connection.h"
+#include "proxy/server.h"
+
+namespace mcbridge::proxy {
+namespace {
+
+backend::TranslatorOptions translatorOptions(const config::Options& o) {
+  backend::TranslatorOptions t;
+  t.key_prefix = o.key_prefix;
+  t.item_size_max = o.item_size_max;
+  t.miss_on_error = o.miss_on_error;
+  return t;
+}
+
+protocol::ParserLimits parserLimits(const config::Options& o) {
+  protocol::ParserLimits l;
+  l.item_size_max = o.item_size_max;
+  return l;
+}
+
+// "*", "?", "[", "]" and "\" are glob syntax in SCAN MATCH: a prefix must match literally.
+std::string globEscape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+// flush_all: FLUSHDB, or with a key prefix SCAN + UNLINK in batches so Redis is never blocked
+// for long and other namespaces are left alone. Deletes itself when done; answers `slot` (if
+// any) with OK or the failure.
+class FlushJob final : public backend::RedisCompletion {
+ public:
+  FlushJob(Worker* worker, backend::RedisCompletion* slot) : worker_(worker), slot_(slot) {}
+
+  void start() {
+    const std::string& prefix = worker_->options().key_prefix;
+    if (prefix.empty()) {
+      worker_->send({{"FLUSHDB"}}, this);
+      flushdb_ = true;
+      return;
+    }
+    pattern_ = globEscape(prefix) + "*";
+    scan();
+  }
+
+  void onRedisReply(const redisReply* r) override {
+    if (r->type == REDIS_REPLY_ERROR || flushdb_) return finish(r);
+    if (unlinking_) {
+      unlinking_ = false;
+      if (cursor_ == "0") return finish(nullptr);
+      return scan();
+    }
+    // SCAN reply: [cursor, [keys...]]
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
+      return finish(r);
+    }
+    cursor_.assign(r->element[0]->str, r->element[0]->len);
+    const redisReply* keys = r->element[1];
+    if (keys->elements == 0) {
+      if (cursor_ == "0") return finish(nullptr);
+      return scan();
+    }
+    std::vector<backend::RedisArg> args;
+    args.reserve(keys->elements + 1);
+    args.push_back({"UNLINK"});
+    for (size_t i = 0; i < keys->elements; ++i) {
+      args.push_back({std::string_view(keys->element[i]->str, keys->element[i]->len)});
+    }
+    unlinking_ = true;
+    worker_->send(args, this);
+  }
+
+  void onRedisFailure(backend::RedisFailure f) override {
+    if (slot_) slot_->onRedisFailure(f);
+    delete this;
+  }
+
+ private:
+  void scan() {
+    worker_->send({{"SCAN"}, {cursor_}, {"MATCH"}, {pattern_}, {"COUNT"}, {"1000"}}, this);
+  }
+  void finish(const redisReply* r) {
+    static const redisReply kOkReply = [] {
+      redisReply ok{};
+      ok.type = REDIS_REPLY_STATUS;
+      ok.str = const_cast<char*>("OK");
+      ok.len = 2;
+      return ok;
+    }();
+    if (r != nullptr && r->type == REDIS_REPLY_ERROR) {
+      spdlog::warn("flush_all failed: {}", std::string_view(r->str, r->len));
+    }
+    if (slot_) slot_->onRedisReply(r != nullptr && r->type == REDIS_REPLY_ERROR ? r : &kOkReply);
+    delete this;
+  }
+
+  Worker* worker_;
+  backend::RedisCompletion* slot_;
+  std::string pattern_;
+  std::string cursor_ = "0";
+  bool flushdb_ = false;
+  bool unlinking_ = false;
+};
+
+// memcached's -c: the limit counts every worker's clients.
+bool overConnectionLimit(Server* server) {
+  int64_t total = 0;
+  for (const auto& w : server->workers()) {
+    total += w->counters().curr_connections.load(std::memory_order_relaxed);
+  }
+  return total >= static_cast<int64_t>(server->options().max_connections);
+}
+
+struct FlushTimer {
+  uv_timer_t timer;
+  Worker* worker;
+  uint64_t generation;
+};
+
+}  // namespace
+
+Worker::Worker(Server* server, unsigned index, const backend::RedisOptions& redis)
+    : server_(server),
+      index_(index),
+      parser_(parserLimits(server->options())),
+      translator_(translatorOptions(server->options()), server->casGenerator(), &counters_) {
+  uv_loop_init(&loop_);
+  backend::RedisOptions ro = redis;
+  ro.scripts = backend::allScriptBodies();
+  redis_ = std::make_unique<backend::RedisConnection>(&loop_, std::move(ro));
+  uv_check_init(&loop_, &check_);
+  check_.data = this;
+  uv_async_init(&loop_, &stop_async_, onStopAsync);
+  stop_async_.data = this;
+  uv_timer_init(&loop_, &drain_timer_);
+  drain_timer_.data = this;
+}
+
+Worker::~Worker() {
+  for (const ListenSocket& s : sockets_) {
+    if (s.fd >= 0 && listeners_.empty()) ::close(s.fd);
+  }
+  uv_loop_close(&loop_);
+}
+
+const config::Options& Worker::options() const { return server_->options(); }
+
+void Worker::addListener(ListenSocket socket) { sockets_.push_back(std::move(socket)); }
+
+void Worker::start() {
+  for (const ListenSocket& s : sockets_) {
+    uv_stream_t* stream;
+    int rc;
+    if (s.unix_socket) {
+      auto* p = new uv_pipe_t;
+      uv_pipe_init(&loop_, p, 0);
+      rc = uv_pipe_open(p, s.fd);
+      stream = reinterpret_cast<uv_stream_t*>(p);
+    } else {
+      auto* t = new uv_tcp_t;
+      uv_tcp_init(&loop_, t);
+      rc = uv_tcp_open(t, s.fd);
+      stream = reinterpret_cast<uv_stream_t*>(t);
+    }
+    stream->data = this;
+    if (rc == 0) rc = uv_listen(stream, 1024, onConnection);
+    if (rc != 0) spdlog::error("worker {}: cannot listen on {}: {}", index_, s.name, uv_strerror(rc));
+    listeners_.push_back(stream);
+  }
+  uv_check_start(&check_, onCheck);
+  redis_->start();
+  thread_ = std::thread([this] {
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    SPDLOG_DEBUG("worker {}: loop ended", index_);
+  });
+}
+
+void Worker::stop() { uv_async_send(&stop_async_); }
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::send(std::span<const backend::RedisArg> args, backend::RedisCompletion* completion) {
+  redis_->send(args, completion);
+}
+
+void Worker::onConnection(uv_stream_t* listener, int status) {
+  auto* self = static_cast<Worker*>(listener->data);
+  if (status < 0) {
+    spdlog::warn("worker {}: accept failed: {}", self->index_, uv_strerror(status));
+    return;
+  }
+  auto* conn = new ClientConnection(self, (uint64_t{self->index_} << 48) | self->next_client_id_++);
+  int rc;
+  if (listener->type == UV_NAMED_PIPE) {
+    uv_pipe_init(&self->loop_, conn->pipe(), 0);
+  } else {
+    uv_tcp_init(&self->loop_, conn->tcp());
+  }
+  conn->stream()->data = conn;
+  rc = uv_accept(listener, conn->stream());
+  if (rc != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(conn->stream()),
+             [](uv_handle_t* h) { delete static_cast<ClientConnection*>(h->data); });
+    return;
+  }
+  if (listener->type != UV_NAMED_PIPE) uv_tcp_nodelay(conn->tcp(), 1);
+  self->counters_.total_connections.add();
+  if (self->stopping_ || overConnectionLimit(self->server_)) {
+    // memcached's answer to a connection over -c, then close.
+    static constexpr char kTooMany[] = "ERROR Too many open connections\r\n";
+    uv_buf_t b = uv_buf_init(const_cast<char*>(kTooMany), sizeof kTooMany - 1);
+    uv_try_write(conn->stream(), &b, 1);
+    self->counters_.rejected_connections.add();
+    uv_close(reinterpret_cast<uv_handle_t*>(conn->stream()),
+             [](uv_handle_t* h) { delete static_cast<ClientConnection*>(h->data); });
+    return;
+  }
+  self->counters_.curr_connections.fetch_add(1, std::memory_order_relaxed);
+  self->clients_.insert(conn);
+  conn->start();
+}
+
+void Worker::markDirty(ClientConnection* conn) { dirty_.push_back(conn); }
+
+void Worker::onCheck(uv_check_t* h) {
+  auto* self = static_cast<Worker*>(h->data);
+  // Flushing may mark connections dirty again (a drained backlog parsed anew): loop until quiet.
+  while (!self->dirty_.empty()) {
+    std::vector<ClientConnection*> batch;
+    batch.swap(self->dirty_);
+    for (ClientConnection* c : batch) c->flush();
+  }
+}
+
+void Worker::clientClosed(ClientConnection* conn) {
+  clients_.erase(conn);
+  counters_.curr_connections.fetch_sub(1, std::memory_order_relaxed);
+  if (stopping_ && clients_.empty()) finishStop();
+}
+
+void Worker::startFlush(backend::RedisCompletion* slot) { (new FlushJob(this, slot))->start(); }
+
+void Worker::scheduleFlush(int64_t delay_seconds, uint64_t generation) {
+  auto* t = new FlushTimer{{}, this, generation};
+  uv_timer_init(&loop_, &t->timer);
+  t->timer.data = t;
+  uv_timer_start(&t->timer, onFlushTimer, static_cast<uint64_t>(delay_seconds) * 1000, 0);
+}
+
+void Worker::onFlushTimer(uv_timer_t* h) {
+  auto* t = static_cast<FlushTimer*>(h->data);
+  if (!t->worker->stopping_ &&
+      t->worker->server_->flushGeneration().load() == t->generation) {
+    t->worker->startFlush(nullptr);
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* hh) {
+    delete static_cast<FlushTimer*>(hh->data);
+  });
+}
+
+void Worker::onStopAsync(uv_async_t* h) { static_cast<Worker*>(h->data)->beginStop(); }
+
+void Worker::beginStop() {
+  if (stopping_) return;
+  stopping_ = true;
+  for (uv_stream_t* l : listeners_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(l), [](uv_handle_t* h) {
+      if (h->type == UV_NAMED_PIPE) {
+        delete reinterpret_cast<uv_pipe_t*>(h);
+      } else {
+        delete reinterpret_cast<uv_tcp_t*>(h);
+      }
+    });
+  }
+  listeners_.clear();
+  sockets_.clear();
+  if (clients_.empty()) {
+    finishStop();
+    return;
+  }
+  // Let in-flight requests finish; whatever is still open at the deadline is closed.
+  std::vector<ClientConnection*> clients(clients_.begin(), clients_.end());
+  for (ClientConnection* c : clients) c->drain();
+  uv_timer_start(&drain_timer_, onDrainTimer, server_->options().drain_timeout_ms, 0);
+}
+
+void Worker::onDrainTimer(uv_timer_t* h) {
+  auto* self = static_cast<Worker*>(h->data);
+  std::vector<ClientConnection*> clients(self->clients_.begin(), self->clients_.end());
+  for (ClientConnection* c : clients) c->close();
+}
+
+void Worker::finishStop() {
+  if (stopped_) return;
+  stopped_ = true;
+  uv_timer_stop(&drain_timer_);
+  redis_->stop([this] {
+    uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&stop_async_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
+    // Pending delayed-flush timers end with the loop.
+    uv_walk(
+        &loop_,
+        [](uv_handle_t* h, void*) {
+          if (h->type == UV_TIMER && !uv_is_closing(h)) {
+            uv_close(h, [](uv_handle_t* hh) { delete static_cast<FlushTimer*>(hh->data); });
+          }
+        },
+        nullptr);
+  });
+}
+
+}  // namespace mcbridge::proxy

@@ -1,0 +1,99 @@
+// A worker: one thread, one libuv loop, its listeners, its clients, its Redis connection.
+// Everything here runs on the worker's thread except the methods marked thread-safe.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "backend/counters.h"
+#include "backend/redis_connection.h"
+#include "backend/translator.h"
+#include "config/options.h"
+#include "protocol/parser.h"
+
+namespace mcbridge::proxy {
+
+class Server;
+class ClientConnection;
+
+// A listening socket created (and bound) by the server, handed to one worker.
+struct ListenSocket {
+  bool unix_socket = false;
+  int fd = -1;
+  std::string name;  // for logs
+};
+
+class Worker final : public backend::CommandSink {
+ public:
+  Worker(Server* server, unsigned index, const backend::RedisOptions& redis);
+  ~Worker();
+
+  void addListener(ListenSocket socket);
+  // Starts the thread and its loop.
+  void start();
+  // Thread-safe: stop accepting, drain clients for up to drain_timeout, stop Redis, end the loop.
+  void stop();
+  void join();
+
+  // CommandSink
+  void send(std::span<const backend::RedisArg> args, backend::RedisCompletion* completion) override;
+  void send(std::initializer_list<backend::RedisArg> args, backend::RedisCompletion* completion) {
+    send(std::span<const backend::RedisArg>(args.begin(), args.size()), completion);
+  }
+
+  unsigned index() const { return index_; }
+  uv_loop_t* loop() { return &loop_; }
+  Server* server() { return server_; }
+  const protocol::Parser& parser() const { return parser_; }
+  backend::Translator& translator() { return translator_; }
+  backend::Counters& counters() { return counters_; }
+  const backend::Counters& counters() const { return counters_; }
+  backend::RedisConnection& redis() { return *redis_; }
+  const config::Options& options() const;
+
+  // Output to flush at the end of this loop turn.
+  void markDirty(ClientConnection* conn);
+  void clientClosed(ClientConnection* conn);
+  // Flushes now (FLUSHDB, or SCAN + UNLINK of the key prefix); `slot` gets the reply, or none.
+  void startFlush(backend::RedisCompletion* slot);
+  // Flushes after `delay_seconds`, unless another flush_all comes first (memcached keeps only the
+  // latest flush_all setting).
+  void scheduleFlush(int64_t delay_seconds, uint64_t generation);
+
+ private:
+  static void onConnection(uv_stream_t* server, int status);
+  static void onCheck(uv_check_t* h);
+  static void onStopAsync(uv_async_t* h);
+  static void onDrainTimer(uv_timer_t* h);
+  void beginStop();
+  void finishStop();
+  static void onFlushTimer(uv_timer_t* h);
+
+  Server* server_;
+  unsigned index_;
+  uv_loop_t loop_;
+  std::thread thread_;
+  protocol::Parser parser_;
+  backend::Counters counters_;
+  std::unique_ptr<backend::RedisConnection> redis_;
+  backend::Translator translator_;
+  std::vector<ListenSocket> sockets_;
+  std::vector<uv_stream_t*> listeners_;
+  std::unordered_set<ClientConnection*> clients_;
+  std::vector<ClientConnection*> dirty_;
+  uv_check_t check_;
+  uv_async_t stop_async_;
+  uv_timer_t drain_timer_;
+  std::vector<uv_timer_t*> flush_timers_;
+  uint64_t next_client_id_ = 1;
+  bool stopping_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace mcbridge::proxy
