@@ -44,10 +44,46 @@ Translator::Translator(TranslatorOptions options, CasGenerator* cas, Counters* c
   args_.reserve(64);
 }
 
+void Translator::sendScript(int script_index, PendingOp* op, CommandSink* sink,
+                            RedisCompletion* completion) {
+  op->script = static_cast<int8_t>(script_index);
+  op->retried = false;
+  op->script_args.clear();
+  for (const RedisArg& a : args_) {
+    const uint32_t len = static_cast<uint32_t>(a.first.size() + a.second.size());
+    op->script_args.append(reinterpret_cast<const char*>(&len), sizeof len);
+    op->script_args.append(a.first);
+    op->script_args.append(a.second);
+  }
+  args_.insert(args_.begin(), {{"EVALSHA"}, {script(static_cast<Script>(script_index)).sha1}});
+  sink->send(args_, completion);
+}
+
+bool Translator::retryIfNoScript(PendingOp* op, const redisReply* r, CommandSink* sink,
+                                 RedisCompletion* completion) {
+  if (op->script < 0 || op->retried || r->type != REDIS_REPLY_ERROR ||
+      !std::string_view(r->str, r->len).starts_with("NOSCRIPT")) {
+    return false;
+  }
+  op->retried = true;
+  args_.assign({{"EVAL"}, {script(static_cast<Script>(op->script)).body}});
+  std::string_view rest = op->script_args;
+  while (rest.size() >= sizeof(uint32_t)) {
+    uint32_t len;
+    std::memcpy(&len, rest.data(), sizeof len);
+    rest.remove_prefix(sizeof len);
+    args_.push_back({rest.substr(0, len)});
+    rest.remove_prefix(len);
+  }
+  sink->send(args_, completion);
+  return true;
+}
+
 bool Translator::start(const protocol::Request& req, int64_t now, PendingOp* op,
                        CommandSink* sink, RedisCompletion* completion, std::string* out) {
   op->command = req.command;
   op->noreply = req.noreply;
+  op->script = -1;
   switch (req.command) {
     case Command::kGet:
     case Command::kGets:
@@ -85,13 +121,12 @@ bool Translator::start(const protocol::Request& req, int64_t now, PendingOp* op,
     case Command::kDecr: {
       op->kind = ReplyKind::kIncr;
       op->keys.assign(req.key);
-      const ScriptInfo& s = script(Script::kIncr);
       Decimal delta(req.delta);
       char cas[8];
       storeBigEndian64(cas_->next(), cas);
-      args_.assign({{"EVALSHA"}, {s.sha1}, {"1"}, keyArg(req.key), {delta.view()},
+      args_.assign({{"1"}, keyArg(req.key), {delta.view()},
                     {req.command == Command::kIncr ? "1" : "0"}, {std::string_view(cas, 8)}});
-      sink->send(args_, completion);
+      sendScript(static_cast<int>(Script::kIncr), op, sink, completion);
       return true;
     }
     case Command::kDelete:
@@ -118,9 +153,8 @@ void Translator::sendRetrieval(const protocol::Request& req, int64_t now, Pendin
   if (isTouching(req.command)) {
     counters_->cmd_touch.add(req.key_count);
     op->kind = ReplyKind::kMultiGet;
-    const ScriptInfo& s = script(Script::kGetAndTouch);
     Decimal numkeys(static_cast<uint64_t>(req.key_count));
-    args_.assign({{"EVALSHA"}, {s.sha1}, {numkeys.view()}});
+    args_.assign({{numkeys.view()}});
     while (keys.next(&key)) args_.push_back(keyArg(key));
     Expiry e = convertExptime(req.exptime, now);
     Decimal value(e.value);
@@ -130,7 +164,7 @@ void Translator::sendRetrieval(const protocol::Request& req, int64_t now, Pendin
       case ExpiryKind::kAbsolute: args_.push_back({"EXAT"}); args_.push_back({value.view()}); break;
       case ExpiryKind::kExpired: args_.push_back({"DEL"}); args_.push_back({"0"}); break;
     }
-    sink->send(args_, completion);
+    sendScript(static_cast<int>(Script::kGetAndTouch), op, sink, completion);
     return;
   }
   counters_->cmd_get.add(req.key_count);
@@ -155,13 +189,12 @@ void Translator::sendStorage(const protocol::Request& req, int64_t now, PendingO
   if (req.command == Command::kAppend || req.command == Command::kPrepend) {
     // append/prepend keep the item's flags and TTL: the command's own are parsed but ignored.
     op->kind = ReplyKind::kAppend;
-    const ScriptInfo& s = script(Script::kAppend);
     Decimal limit0(protocol::maxValueBytes(options_.item_size_max, req.key.size(), 0));
     Decimal limit1(protocol::maxValueBytes(options_.item_size_max, req.key.size(), 1));
-    args_.assign({{"EVALSHA"}, {s.sha1}, {"1"}, keyArg(req.key), {req.data},
+    args_.assign({{"1"}, keyArg(req.key), {req.data},
                   {req.command == Command::kAppend ? "a" : "p"}, {hdr.substr(6)},
                   {limit0.view()}, {limit1.view()}});
-    sink->send(args_, completion);
+    sendScript(static_cast<int>(Script::kAppend), op, sink, completion);
     return;
   }
 
@@ -177,12 +210,11 @@ void Translator::sendStorage(const protocol::Request& req, int64_t now, PendingO
 
   if (req.command == Command::kCas) {
     op->kind = ReplyKind::kCas;
-    const ScriptInfo& s = script(Script::kCas);
     char expected[8];
     storeBigEndian64(req.cas_unique, expected);
-    args_.assign({{"EVALSHA"}, {s.sha1}, {"1"}, keyArg(req.key), {std::string_view(expected, 8)},
-                  {hdr, req.data}, {mode}, {value.view()}});
-    sink->send(args_, completion);
+    args_.assign({{"1"}, keyArg(req.key), {std::string_view(expected, 8)}, {hdr, req.data},
+                  {mode}, {value.view()}});
+    sendScript(static_cast<int>(Script::kCas), op, sink, completion);
     return;
   }
 
@@ -219,8 +251,9 @@ void Translator::sendTouch(const protocol::Request& req, int64_t now, PendingOp*
   Decimal value(e.value);
   switch (e.kind) {
     case ExpiryKind::kNever:
-      args_.assign({{"EVALSHA"}, {script(Script::kPersist).sha1}, {"1"}, keyArg(req.key)});
-      break;
+      args_.assign({{"1"}, keyArg(req.key)});
+      sendScript(static_cast<int>(Script::kPersist), op, sink, completion);
+      return;
     case ExpiryKind::kRelative:
       args_.assign({{"EXPIRE"}, keyArg(req.key), {value.view()}});
       break;

@@ -53,6 +53,12 @@ struct PendingOp {
   protocol::Command command = protocol::Command::kGet;
   bool noreply = false;
   std::string keys;  // the key, or the space-separated keys of a multi-get
+  // Script commands only: the EVALSHA arguments after the SHA, kept so the command can be sent
+  // again as EVAL if Redis lost its script cache (NOSCRIPT after SCRIPT FLUSH). Each argument
+  // is a 4-byte length and its bytes.
+  std::string script_args;
+  int8_t script = -1;  // backend::Script, or -1
+  bool retried = false;
 };
 
 struct TranslatorOptions {
@@ -74,6 +80,10 @@ class Translator {
 
   // Turns the Redis reply of `op` into memcache bytes appended to *out.
   void finish(const PendingOp& op, const redisReply* reply, std::string* out);
+  // If `reply` is NOSCRIPT for a script command not yet retried, sends it again as EVAL (which
+  // also reloads Redis's script cache) and returns true: the completion will run again.
+  [[nodiscard]] bool retryIfNoScript(PendingOp* op, const redisReply* reply, CommandSink* sink,
+                                     RedisCompletion* completion);
   // The same for a request whose Redis command failed (timeout, disconnect).
   void fail(const PendingOp& op, RedisFailure failure, std::string* out);
 
@@ -89,6 +99,9 @@ class Translator {
                      RedisCompletion* completion);
   void appendValue(const PendingOp& op, std::string_view key, const redisReply* r,
                    std::string* out);
+  // Sends EVALSHA <sha> <args_> and remembers the arguments for a NOSCRIPT retry.
+  void sendScript(int script_index, PendingOp* op, CommandSink* sink,
+                  RedisCompletion* completion);
   void errorReply(const PendingOp& op, const redisReply* r, std::string* out);
 
   TranslatorOptions options_;

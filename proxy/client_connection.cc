@@ -233,6 +233,7 @@ void ClientConnection::handleLocal(const protocol::Request& req, ReplySlot* s) {
 }
 
 void ClientConnection::onRedisReply(ReplySlot* slot, const redisReply* r) {
+  if (!closing_ && worker_->translator().retryIfNoScript(&slot->op, r, worker_, slot)) return;
   --in_flight_;
   if (closing_) {
     maybeDelete();
