@@ -6,7 +6,7 @@
 #      daemon;
 #   3. builds Release (the binary users run, -O2, debug logs compiled out) and runs ctest again;
 #   4. runs the parser fuzzer briefly when scripts/fuzz.sh exists;
-#   5. checks that the deploy manifests parse.
+#   5. checks that the deploy manifests parse and that README.md documents every option.
 # Runs every step even after a failure, prints a summary, exits non-zero if anything failed.
 # Sized for a 2-core machine: builds with -j2, well under 40 minutes in total.
 # Knobs: MCBRIDGE_TEST_SKIP_DEPS=1, MCBRIDGE_TEST_SKIP_RELEASE=1, MCBRIDGE_FUZZ_SECONDS (60),
@@ -91,6 +91,27 @@ sys.exit(1 if bad else 0)
 PY
 }
 step "deploy manifests parse" check_manifests || true
+# The README's options table is written by hand: check it names every flag and variable of the
+# options table in config/options.cc (rows start with {"flag-name", "ENV_NAME", ...).
+check_readme_options() {
+  /usr/bin/python3 - <<'PY'
+import re
+import sys
+src = open("config/options.cc").read()
+readme = open("README.md").read()
+rows = re.findall(r'\{"([a-z][a-z0-9-]*)", "([A-Z][A-Z0-9_]*)",', src)
+if len(rows) < 10:
+    sys.exit(f"found only {len(rows)} option rows in config/options.cc: parser out of date?")
+missing = [f"--{flag}" for flag, _ in rows if f"`--{flag}" not in readme]
+missing += [env for _, env in rows if f"`{env}`" not in readme]
+missing += [x for x in ("`--config", "`MCBRIDGE_CONFIG`", "`--help", "`--version") if x not in readme]
+if missing:
+    sys.exit("README.md options table lacks: " + ", ".join(missing))
+print(f"README.md documents all {len(rows)} table options")
+PY
+}
+step "README documents every option" check_readme_options || true
+
 
 echo
 echo "==== test.sh summary ($((SECONDS - start))s)"
