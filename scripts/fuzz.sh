@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets in build-fuzz/ (clang-14, ASan + UBSan) and runs the parser fuzzer
+# on a scratch copy of the seed corpus for a bounded time.
+#   scripts/fuzz.sh [seconds]        (default 60)
+# Extra libFuzzer flags can be passed in FUZZ_FLAGS, e.g. FUZZ_FLAGS="-jobs=2 -workers=2".
+set -euo pipefail
+
+seconds="${1:-60}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${root}/build-fuzz"
+
+CC=clang-14 CXX=clang++-14 cmake -S "${root}" -B "${build}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DMCBRIDGE_FUZZ=ON -DMCBRIDGE_TESTS=OFF -DMCBRIDGE_BENCH=OFF >/dev/null
+cmake --build "${build}" -j2 --target parser_fuzz
+
+# New inputs the fuzzer finds go to a scratch corpus, so the checked-in seeds stay small.
+work="${build}/corpus-parser"
+mkdir -p "${work}"
+cp -n "${root}/tests/fuzz/corpus/"* "${work}/" 2>/dev/null || true
+
+# Crash reproducers land in build-fuzz/ (crash-*, leak-*, timeout-*).
+cd "${build}"
+exec "${build}/tests/fuzz/parser_fuzz" -max_total_time="${seconds}" -max_len=4096 \
+  -timeout=10 ${FUZZ_FLAGS:-} "${work}"
