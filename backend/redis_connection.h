@@ -75,6 +75,7 @@ struct RedisCounters {
   uint64_t commands = 0;    // commands written
   uint64_t errors = 0;      // error replies + failures
   uint64_t reconnects = 0;  // successful connects after the first
+  uint64_t writes = 0;      // uv_write calls: commands / writes = average pipelined batch
   uint64_t latency_us_sum = 0;
   uint64_t latency_count = 0;
 };
