@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,7 +17,7 @@
 
 namespace mcbridge::protocol::test {
 
-using namespace std::string_literals;
+using namespace std::literals;
 
 inline const char* commandName(Command c) {
   switch (c) {
@@ -212,15 +213,18 @@ inline std::vector<std::string> parseAll(std::string_view in, const ParserLimits
 }
 
 struct One {
+  std::shared_ptr<const std::string> input;  // owns the bytes the views in `req` point into
   ParseResult result;
   Request req;
 };
 
 // Parses the first request of `in` in one call (also running the chunking checks on all of `in`).
+// The result keeps its own copy of the input, so callers may pass temporaries.
 inline One parseOne(std::string_view in, const ParserLimits& limits = {}) {
   (void)parseAll(in, limits);
   One one;
-  one.result = Parser(limits).parse(in, &one.req);
+  one.input = std::make_shared<const std::string>(in);
+  one.result = Parser(limits).parse(*one.input, &one.req);
   return one;
 }
 
