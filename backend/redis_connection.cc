@@ -226,7 +226,7 @@ struct RedisConnection::Impl {
 
   void stop(std::function<void()> done) {
     if (stopping_) {
-      SPDLOG_LOGGER_WARN(log_, "redis {}: stop() called twice", name_);
+      log_->warn("redis {}: stop() called twice", name_);
       if (done) failLaterDone(std::move(done));
       return;
     }
@@ -495,7 +495,7 @@ struct RedisConnection::Impl {
     }
     if (kind == Kind::kScriptLoad && is_error) {
       // Not fatal: EVALSHA will answer NOSCRIPT and the caller falls back to EVAL.
-      SPDLOG_LOGGER_WARN(log_, "redis {}: SCRIPT LOAD failed: {}", name_, message);
+      log_->warn("redis {}: SCRIPT LOAD failed: {}", name_, message);
     }
     if (--internal_pending_ == 0) becomeReady();
     return true;
@@ -507,10 +507,10 @@ struct RedisConnection::Impl {
     backoff_attempt_ = 0;
     if (ever_ready_) {
       ++counters_.reconnects;
-      SPDLOG_LOGGER_INFO(log_, "redis {}: reconnected{}", name_,
+      log_->info("redis {}: reconnected{}", name_,
                          last_error_.empty() ? "" : " (after: " + last_error_ + ")");
     } else {
-      SPDLOG_LOGGER_INFO(log_, "redis {}: connected{}", name_, sock_->ssl ? " (TLS)" : "");
+      log_->info("redis {}: connected{}", name_, sock_->ssl ? " (TLS)" : "");
     }
     ever_ready_ = true;
     last_error_.clear();
@@ -978,7 +978,7 @@ RedisConnection::RedisConnection(uv_loop_t* loop, RedisOptions options)
 RedisConnection::~RedisConnection() {
   if (impl_ && impl_->started_ && !impl_->stopped_) {
     // Its handles are still linked into the loop: freeing them would corrupt it. Leak instead.
-    SPDLOG_LOGGER_CRITICAL(impl_->log_, "redis {}: destroyed before stop() completed",
+    impl_->log_->critical("redis {}: destroyed before stop() completed",
                            impl_->name_);
     assert(false && "RedisConnection destroyed before stop() completed");
     (void)impl_.release();

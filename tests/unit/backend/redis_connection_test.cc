@@ -474,3 +474,171 @@ TEST_CASE("stop() before connecting and without start()", "[redis]") {
 
 }  // namespace
 }  // namespace mcbridge::backend
+
+namespace mcbridge::backend {
+namespace {
+
+using namespace std::chrono_literals;
+using test::RedisServer;
+using test::TestLoop;
+
+// A TLS-only redis-server (--port 0 --tls-port P) with a CA and certificates made for the test.
+struct TlsServer {
+  TlsServer(std::vector<std::string> extra = {}) : server(serverOptions(std::move(extra))) {}
+  static RedisServer::Options serverOptions(std::vector<std::string> extra) {
+    RedisServer::Options o;
+    o.tls = true;
+    o.extra_args = std::move(extra);
+    return o;
+  }
+  bool start(std::string* error) {
+    if (!test::makeTestCertificates(server.dir(), error)) return false;
+    // The certificate paths are only known once the scratch dir exists.
+    std::vector<std::string> args = test::tlsServerArgs(server.dir());
+    for (const std::string& a : extra_args_after) args.push_back(a);
+    restart_args = args;
+    return startWith(args, error);
+  }
+  bool startWith(const std::vector<std::string>& args, std::string* error) {
+    server.setExtraArgs(args);
+    if (server.start()) return true;
+    *error = "redis-server with TLS did not start: " + server.lastLog();
+    return false;
+  }
+  RedisOptions options() const {
+    RedisOptions o = optionsFor(server);
+    o.endpoint.tls = true;
+    o.endpoint.tls_ca_file = server.dir() + "/ca.crt";
+    return o;
+  }
+  RedisServer server;
+  std::vector<std::string> extra_args_after;
+  std::vector<std::string> restart_args;
+};
+
+TEST_CASE("TLS: round trip, pipelining, large values", "[redis][tls]") {
+  TlsServer tls;
+  std::string error;
+  REQUIRE(tls.start(&error));
+  TestLoop loop;
+  Conn conn(loop, tls.options());
+
+  const std::string big(1 << 20, 'y');
+  Result set;
+  Result get;
+  conn->send({{"SET"}, {"big"}, {"\r\n\0"s, big}}, &set);
+  conn->send({{"GET"}, {"big"}}, &get);
+  REQUIRE(loop.runUntil([&] { return get.done(); }));
+  CHECK(set.str == "OK");
+  REQUIRE(get.isReply(REDIS_REPLY_STRING));
+  CHECK(get.str == "\r\n\0"s + big);
+  CHECK(conn->connected());
+
+  std::vector<Result> r(1000);
+  for (Result& x : r) conn->send({{"INCR"}, {"n"}}, &x);
+  REQUIRE(loop.runUntil([&] { return allDone(r); }));
+  for (size_t i = 0; i < r.size(); ++i) CHECK(r[i].integer == static_cast<long long>(i + 1));
+}
+
+TEST_CASE("TLS: AUTH, SELECT and reconnect after the server restarts", "[redis][tls]") {
+  TlsServer tls;
+  tls.extra_args_after = {"--requirepass", "pw"};
+  std::string error;
+  REQUIRE(tls.start(&error));
+  TestLoop loop;
+  RedisOptions o = tls.options();
+  o.endpoint.password = "pw";
+  o.endpoint.db = 2;
+  Conn conn(loop, o);
+  Result blocked;
+  conn->send({{"BLPOP"}, {"none"}, {"0"}}, &blocked);
+  REQUIRE(conn.waitConnected());
+  loop.runFor(30ms);
+  tls.server.kill();
+  REQUIRE(loop.runUntil([&] { return blocked.done(); }));
+  CHECK(blocked.isFailure(RedisFailure::kDisconnected));
+  REQUIRE(tls.startWith(tls.restart_args, &error));
+  Result ping;
+  conn->send({{"CLIENT"}, {"INFO"}}, &ping);
+  REQUIRE(loop.runUntil([&] { return ping.done(); }));
+  REQUIRE(ping.isReply(REDIS_REPLY_STRING));
+  CHECK(ping.str.find(" db=2 ") != std::string::npos);
+  CHECK(conn->counters().reconnects == 1);
+}
+
+TEST_CASE("TLS: verification failures are clear and commands fail", "[redis][tls]") {
+  TlsServer tls;
+  std::string error;
+  REQUIRE(tls.start(&error));
+  TestLoop loop;
+
+  SECTION("a CA that did not sign the server's certificate") {
+    RedisOptions o = tls.options();
+    o.endpoint.tls_ca_file = tls.server.dir() + "/other-ca.crt";
+    o.request_timeout = 200ms;
+    Conn conn(loop, o);
+    Result r;
+    conn->send({{"PING"}}, &r);
+    REQUIRE(loop.runUntil([&] { return r.done(); }));
+    CHECK(r.isFailure(RedisFailure::kTimeout));
+    CHECK_FALSE(conn->connected());
+    INFO(conn->lastError());
+    CHECK(conn->lastError().find("TLS handshake failed") != std::string::npos);
+    CHECK(conn->lastError().find("certificate verify failed") != std::string::npos);
+  }
+  SECTION("a name the certificate does not carry") {
+    RedisOptions o = tls.options();
+    o.endpoint.tls_server_name = "redis.example.com";
+    o.request_timeout = 200ms;
+    Conn conn(loop, o);
+    Result r;
+    conn->send({{"PING"}}, &r);
+    REQUIRE(loop.runUntil([&] { return r.done(); }));
+    CHECK(r.isFailure(RedisFailure::kTimeout));
+    INFO(conn->lastError());
+    CHECK(conn->lastError().find("hostname mismatch") != std::string::npos);
+  }
+  SECTION("the right name via SNI/host name verification") {
+    RedisOptions o = tls.options();
+    o.endpoint.tls_server_name = "localhost";
+    Conn conn(loop, o);
+    Result r;
+    conn->send({{"PING"}}, &r);
+    REQUIRE(loop.runUntil([&] { return r.done(); }));
+    CHECK(r.str == "PONG");
+  }
+  SECTION("tls_verify=false accepts any certificate") {
+    RedisOptions o = tls.options();
+    o.endpoint.tls_ca_file = tls.server.dir() + "/other-ca.crt";
+    o.endpoint.tls_verify = false;
+    Conn conn(loop, o);
+    Result r;
+    conn->send({{"PING"}}, &r);
+    REQUIRE(loop.runUntil([&] { return r.done(); }));
+    CHECK(r.str == "PONG");
+  }
+  SECTION("a missing CA file") {
+    RedisOptions o = tls.options();
+    o.endpoint.tls_ca_file = tls.server.dir() + "/does-not-exist.pem";
+    o.request_timeout = 200ms;
+    Conn conn(loop, o);
+    Result r;
+    conn->send({{"PING"}}, &r);
+    REQUIRE(loop.runUntil([&] { return r.done(); }));
+    CHECK(r.isFailure(RedisFailure::kTimeout));
+    CHECK(conn->lastError().find("cannot load the CA file") != std::string::npos);
+  }
+  SECTION("plain TCP to a TLS port fails, never hangs") {
+    RedisOptions o = tls.options();
+    o.endpoint.tls = false;
+    o.request_timeout = 300ms;
+    Conn conn(loop, o);
+    Result r;
+    conn->send({{"PING"}}, &r);
+    REQUIRE(loop.runUntil([&] { return r.done(); }));
+    CHECK(r.failed);
+  }
+}
+
+}  // namespace
+}  // namespace mcbridge::backend

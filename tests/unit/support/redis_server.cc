@@ -50,6 +50,36 @@ bool waitForTcpPort(uint16_t port, std::chrono::milliseconds timeout) {
   return false;
 }
 
+bool makeTestCertificates(const std::string& dir, std::string* error) {
+  // EC keys: much faster to generate than RSA, and what Memorystore-like setups negotiate.
+  const std::string key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+  const std::vector<std::string> commands = {
+      "openssl req -x509 " + key + " -keyout ca.key -out ca.crt -days 2 -subj '/CN=mcbridge test CA'",
+      "openssl req " + key + " -keyout server.key -out server.csr -subj '/CN=localhost'",
+      "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 "
+      "-extfile server.ext -out server.crt",
+      "openssl req -x509 " + key + " -keyout other-ca.key -out other-ca.crt -days 2 "
+      "-subj '/CN=some other CA'",
+  };
+  std::ofstream(dir + "/server.ext") << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
+  for (const std::string& c : commands) {
+    std::string full = "cd '" + dir + "' && " + c + " > openssl.log 2>&1";
+    if (std::system(full.c_str()) != 0) {
+      std::ifstream in(dir + "/openssl.log");
+      std::stringstream ss;
+      ss << in.rdbuf();
+      *error = c + ": " + ss.str();
+      return false;
+    }
+  }
+  return true;
+}
+
+std::vector<std::string> tlsServerArgs(const std::string& dir) {
+  return {"--tls-cert-file", dir + "/server.crt", "--tls-key-file",     dir + "/server.key",
+          "--tls-ca-cert-file", dir + "/ca.crt", "--tls-auth-clients", "no"};
+}
+
 RedisServer::RedisServer() : RedisServer(Options{}) {}
 
 RedisServer::RedisServer(Options options) : options_(std::move(options)) {

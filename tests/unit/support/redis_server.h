@@ -20,6 +20,14 @@ uint16_t freeTcpPort();
 // True when a TCP connect to 127.0.0.1:port succeeds within `timeout`.
 bool waitForTcpPort(uint16_t port, std::chrono::milliseconds timeout);
 
+// Writes a throw-away PKI into `dir` with the openssl CLI: ca.crt/ca.key (test CA),
+// server.crt/server.key (signed by it, SAN IP:127.0.0.1 and DNS:localhost) and other-ca.crt (an
+// unrelated CA, for verification failures). Returns false with the command's output in *error.
+bool makeTestCertificates(const std::string& dir, std::string* error);
+
+// extra_args that make a RedisServer with Options::tls use the certificates above.
+std::vector<std::string> tlsServerArgs(const std::string& dir);
+
 class RedisServer {
  public:
   struct Options {
@@ -42,6 +50,9 @@ class RedisServer {
   void pause();   // SIGSTOP: connections stay open, nothing is answered
   void resume();  // SIGCONT
   bool running() const { return pid_ > 0; }
+
+  // Arguments used by the next start() (e.g. certificate paths inside dir()).
+  void setExtraArgs(std::vector<std::string> args) { options_.extra_args = std::move(args); }
 
   uint16_t port() const { return options_.port; }
   const std::string& dir() const { return dir_; }  // scratch dir (logs, certificates)
