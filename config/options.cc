@@ -260,8 +260,8 @@ const Row kRows[] = {
        o.redis_port = parsePort(single(v), single(v));
      }},
     {"redis-password-file", "MCBRIDGE_REDIS_PASSWORD_FILE", "FILE", "",
-     "File holding the Redis AUTH password (first line; e.g. Memorystore's AUTH string). "
-     "Overrides a password in the URL.",
+     "File holding the Redis AUTH password, e.g. Memorystore's AUTH string (a trailing newline "
+     "is ignored). Overrides a password in the URL.",
      Kind::kValue,
      [](Options& o, const std::vector<std::string>& v) {
        checkReadableFile(single(v));

@@ -22,7 +22,8 @@ struct ListenAddress {
 
 struct Options {
   std::vector<ListenAddress> listen{ListenAddress{}};
-  std::string redis_url;           // empty = derive from redis_host/redis_port
+  std::string redis_url;           // after parseCommandLine: always set (from --redis, or built
+                                   // from redis_host/redis_port, rediss:// if a TLS option is set)
   std::string redis_host;          // REDISHOST
   uint16_t redis_port = 6379;      // REDISPORT
   std::string redis_password_file;
