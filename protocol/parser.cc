@@ -300,9 +300,8 @@ ParseResult parseDelete(const Line& line, Request* out) {
     // The legacy hold time may only be "0"; memcached checks this before the key length.
     const bool hold_is_zero = words.w[2] == "0";
     req.noreply = isNoreply(words);
-    const bool valid =
-        (words.n == 3 && (hold_is_zero || req.noreply)) ||
-        (words.n == 4 && hold_is_zero && req.noreply);
+    const bool valid = (words.n == 3 && (hold_is_zero || req.noreply)) ||
+                       (words.n == 4 && hold_is_zero && req.noreply);
     if (!valid) return errorResult(line.consumed, reply::kDeleteUsage, req.noreply);
   }
   req.key = words.w[1];

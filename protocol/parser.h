@@ -16,7 +16,7 @@ enum class ParseStatus : uint8_t {
   kOk,        // *out holds a request; drop `consumed` bytes (then `swallow` more, if any)
   kNeedMore,  // nothing consumed; call again when the input holds at least `needed` bytes
   kError,     // drop `consumed` bytes and send `error_reply` unless `suppress_reply`
-  kClose,     // close the connection without a reply (line too long, HTTP probe)
+  kClose,     // close the connection without a reply (line too long, HTTP probe); consumed 0
 };
 
 struct ParseResult {
@@ -35,8 +35,9 @@ struct ParseResult {
 
 struct ParserLimits {
   uint32_t item_size_max = 1024 * 1024;  // memcached -I
-  // A line without '\n' longer than this closes the connection (memcached: 2048), except lines
-  // starting with get/gets, which may be up to max_get_line bytes.
+  // A line (bytes before its '\n', complete or not) longer than this closes the connection
+  // (memcached: 2048), except lines starting with "get " / "gets " after at most 100 spaces, which
+  // may be up to max_get_line bytes. Deterministic: the answer does not depend on read sizes.
   size_t max_line = 2048;
   size_t max_get_line = 4 * 1024 * 1024;
 };
@@ -49,7 +50,11 @@ class Parser {
  public:
   explicit Parser(ParserLimits limits = {}) : limits_(limits) {}
 
-  // Parses one request from the start of `in`. On kOk, the views in *out point into `in`.
+  // Parses one request from the start of `in`. On kOk, *out is overwritten and its views point
+  // into `in` (within the first `consumed` bytes); on any other status *out is left untouched.
+  // Never reads outside `in`, never allocates. kNeedMore consumes nothing, so the caller may
+  // retry after every read, or wait until it holds `needed` bytes when that is non-zero.
+  // Meta commands (mg/ms/md/ma/mn/me) are not parsed yet: they yield kError "ERROR\r\n".
   [[nodiscard]] ParseResult parse(std::string_view in, Request* out) const;
 
   const ParserLimits& limits() const { return limits_; }

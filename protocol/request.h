@@ -70,15 +70,15 @@ struct Request {
   // set deletes the old item and answers SERVER_ERROR object too large for cache.
   bool too_large = false;
 
-  std::string_view key;   // single-key commands; for get-family the first key
-  std::string_view keys;  // get-family: the whole key list (iterate with KeyIterator)
-  uint32_t key_count = 0; // get-family: number of keys (>= 1 except `gat <exptime>` alone)
+  std::string_view key;    // single-key commands; for get-family the first key
+  std::string_view keys;   // get-family: the whole key list (iterate with KeyIterator)
+  uint32_t key_count = 0;  // get-family: number of keys (>= 1 except `gat <exptime>` alone)
 
-  uint32_t flags = 0;       // storage commands
-  int64_t exptime = 0;      // storage, touch, gat/gats, flush_all (delay): memcached's int32 value
-  bool has_exptime = false; // flush_all: a delay was given
-  uint64_t cas_unique = 0;  // cas
-  uint64_t delta = 0;       // incr/decr
+  uint32_t flags = 0;        // storage commands
+  int64_t exptime = 0;       // storage, touch, gat/gats, flush_all (delay): memcached's int32 value
+  bool has_exptime = false;  // flush_all: a delay was given
+  uint64_t cas_unique = 0;   // cas
+  uint64_t delta = 0;        // incr/decr
   uint32_t value_length = 0;  // storage: <bytes> as declared
   std::string_view data;      // storage: exactly value_length bytes (without the \r\n)
   int64_t number = 0;         // verbosity level, cache_memlimit megabytes

@@ -19,8 +19,8 @@
 namespace {
 
 using mcbridge::protocol::KeyIterator;
-using mcbridge::protocol::ParseResult;
 using mcbridge::protocol::Parser;
+using mcbridge::protocol::ParseResult;
 using mcbridge::protocol::ParserLimits;
 using mcbridge::protocol::ParseStatus;
 using mcbridge::protocol::Request;
@@ -47,10 +47,9 @@ std::string signature(const ParseResult& r, const Request& q) {
        std::string(q.keys) + '|' + std::to_string(q.key_count) + '|' + std::to_string(q.flags) +
        '|' + std::to_string(q.exptime) + '|' + std::to_string(q.has_exptime) + '|' +
        std::to_string(q.cas_unique) + '|' + std::to_string(q.delta) + '|' +
-       std::to_string(q.value_length) + '|' + std::string(q.data) + '|' +
-       std::to_string(q.number) + '|' + std::string(q.args) + '|' + std::to_string(q.noreply) +
-       std::to_string(q.too_large) + '|' + std::to_string(r.consumed) + '|' +
-       std::to_string(r.swallow);
+       std::to_string(q.value_length) + '|' + std::string(q.data) + '|' + std::to_string(q.number) +
+       '|' + std::string(q.args) + '|' + std::to_string(q.noreply) + std::to_string(q.too_large) +
+       '|' + std::to_string(r.consumed) + '|' + std::to_string(r.swallow);
   return s;
 }
 

@@ -21,27 +21,48 @@ using namespace std::literals;
 
 inline const char* commandName(Command c) {
   switch (c) {
-    case Command::kGet: return "get";
-    case Command::kGets: return "gets";
-    case Command::kGat: return "gat";
-    case Command::kGats: return "gats";
-    case Command::kSet: return "set";
-    case Command::kAdd: return "add";
-    case Command::kReplace: return "replace";
-    case Command::kAppend: return "append";
-    case Command::kPrepend: return "prepend";
-    case Command::kCas: return "cas";
-    case Command::kIncr: return "incr";
-    case Command::kDecr: return "decr";
-    case Command::kDelete: return "delete";
-    case Command::kTouch: return "touch";
-    case Command::kFlushAll: return "flush_all";
-    case Command::kStats: return "stats";
-    case Command::kVersion: return "version";
-    case Command::kVerbosity: return "verbosity";
-    case Command::kQuit: return "quit";
-    case Command::kShutdown: return "shutdown";
-    case Command::kCacheMemlimit: return "cache_memlimit";
+    case Command::kGet:
+      return "get";
+    case Command::kGets:
+      return "gets";
+    case Command::kGat:
+      return "gat";
+    case Command::kGats:
+      return "gats";
+    case Command::kSet:
+      return "set";
+    case Command::kAdd:
+      return "add";
+    case Command::kReplace:
+      return "replace";
+    case Command::kAppend:
+      return "append";
+    case Command::kPrepend:
+      return "prepend";
+    case Command::kCas:
+      return "cas";
+    case Command::kIncr:
+      return "incr";
+    case Command::kDecr:
+      return "decr";
+    case Command::kDelete:
+      return "delete";
+    case Command::kTouch:
+      return "touch";
+    case Command::kFlushAll:
+      return "flush_all";
+    case Command::kStats:
+      return "stats";
+    case Command::kVersion:
+      return "version";
+    case Command::kVerbosity:
+      return "verbosity";
+    case Command::kQuit:
+      return "quit";
+    case Command::kShutdown:
+      return "shutdown";
+    case Command::kCacheMemlimit:
+      return "cache_memlimit";
   }
   return "?";
 }
@@ -202,8 +223,8 @@ inline std::vector<std::string> parseAll(std::string_view in, const ParserLimits
       CHECK(runChunked(in, split, limits) == whole);
     }
   } else {
-    for (size_t chunk : {size_t{1}, size_t{7}, size_t{100}, size_t{1000}, size_t{4096},
-                         size_t{65536}}) {
+    for (size_t chunk :
+         {size_t{1}, size_t{7}, size_t{100}, size_t{1000}, size_t{4096}, size_t{65536}}) {
       if (chunk == 1 && in.size() > 200000) continue;
       INFO("chunk " << chunk);
       CHECK(runChunked(in, chunk, limits) == whole);

@@ -69,8 +69,7 @@ TEST_CASE("parser: cas", "[parser][storage]") {
   // 7 words: the last is ignored unless it is noreply
   CHECK(parseAll("cas k 0 0 1 5 junk\r\nx\r\n") ==
         std::vector<std::string>{"cas key=k cas=5 bytes=1 data=x"});
-  CHECK(parseAll("cas k 0 0 1 5 junk more\r\nx\r\n") ==
-        std::vector<std::string>{"ERROR", "ERROR"});
+  CHECK(parseAll("cas k 0 0 1 5 junk more\r\nx\r\n") == std::vector<std::string>{"ERROR", "ERROR"});
 }
 
 TEST_CASE("parser: storage need-more reports the total size", "[parser][storage]") {
@@ -563,7 +562,7 @@ TEST_CASE("parser: line length limit", "[parser][framing][limits]") {
   junk += 'x';
   CHECK(parser.parse(junk, &req).status == ParseStatus::kClose);
   // The same with the line complete: decided by the bytes before '\n', whatever the split.
-  std::string line = "set " + std::string(2044, 'k');  // 2048 bytes
+  std::string line = "set " + std::string(2044, 'k');                    // 2048 bytes
   CHECK(parser.parse(line + "\n", &req).status == ParseStatus::kError);  // too few words
   CHECK(parser.parse(line + "\r\n", &req).status == ParseStatus::kClose);
   CHECK(parseAll(line + "\r\n") == std::vector<std::string>{"CLOSE"});
@@ -571,10 +570,8 @@ TEST_CASE("parser: line length limit", "[parser][framing][limits]") {
         std::vector<std::string>{"CLOSE"});
   CHECK(parseAll("gat 0" + std::string(1500, ' ') + std::string(1500, 'k') + "\r\n") ==
         std::vector<std::string>{"CLOSE"});
-  CHECK(parseAll("bget " + std::string(3000, 'a') + "\r\n") ==
-        std::vector<std::string>{"CLOSE"});
-  CHECK(parseAll("get\t" + std::string(3000, 'a') + "\r\n") ==
-        std::vector<std::string>{"CLOSE"});
+  CHECK(parseAll("bget " + std::string(3000, 'a') + "\r\n") == std::vector<std::string>{"CLOSE"});
+  CHECK(parseAll("get\t" + std::string(3000, 'a') + "\r\n") == std::vector<std::string>{"CLOSE"});
 }
 
 TEST_CASE("parser: long multiget lines", "[parser][framing][limits]") {
@@ -589,8 +586,7 @@ TEST_CASE("parser: long multiget lines", "[parser][framing][limits]") {
   CHECK(one.req.keys == keys);
   // gets, and up to 100 leading spaces
   CHECK(parseOne("gets " + keys + "\r\n").result.status == ParseStatus::kOk);
-  CHECK(parseOne(std::string(100, ' ') + "get " + keys + "\r\n").result.status ==
-        ParseStatus::kOk);
+  CHECK(parseOne(std::string(100, ' ') + "get " + keys + "\r\n").result.status == ParseStatus::kOk);
   CHECK(parseOne(std::string(101, ' ') + "get " + keys + "\r\n").result.status ==
         ParseStatus::kClose);
   // a long key in a long multiget: CLIENT_ERROR, not close

@@ -86,10 +86,10 @@ TEST_CASE("parser transcripts: t2 key length, bad data chunk, negative and huge 
       // negative bytes
       {"set a 0 0 -1\r\nz\r\n", {"CLIENT_ERROR bad command line format", "ERROR"}},
       // too large: answered after the value is swallowed
-      {"set a 0 0 2000000\r\n", {"set key=a bytes=2000000 too_large swallow=2000002",
-                                 "PENDING 2000002"}},
-      {"set a 0 0 1048576\r\n", {"set key=a bytes=1048576 too_large swallow=1048578",
-                                 "PENDING 1048578"}},
+      {"set a 0 0 2000000\r\n",
+       {"set key=a bytes=2000000 too_large swallow=2000002", "PENDING 2000002"}},
+      {"set a 0 0 1048576\r\n",
+       {"set key=a bytes=1048576 too_large swallow=1048578", "PENDING 1048578"}},
   });
 }
 
@@ -203,8 +203,7 @@ TEST_CASE("parser transcripts: t10 classic malformed input (1.6.18 column)",
       {"touch e0\r\n", {"ERROR"}},
       {"touch e0 1 2 3\r\n", {"ERROR"}},
       {"delete d 0\r\n", {"delete key=d"}},
-      {"delete d 10\r\n",
-       {"CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]"}},
+      {"delete d 10\r\n", {"CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]"}},
       {"delete d 0 noreply\r\n", {"delete key=d noreply"}},
       {"delete\r\n", {"ERROR"}},
       {"delete d 0 noreply x\r\n", {"ERROR"}},
@@ -279,8 +278,8 @@ TEST_CASE("parser transcripts: live probes of 1.6.18", "[parser][transcript]") {
       {"set a -0 0 1\r\nz\r\n", {"set key=a bytes=1 data=z"}},
       {"set a -18446744073709551615 0 1\r\nz\r\n", {"set key=a flags=1 bytes=1 data=z"}},
       {"set a 18446744073709551615 0 1\r\nz\r\n", {"set key=a flags=4294967295 bytes=1 data=z"}},
-      {"set a 18446744073709551616 0 1\r\nz\r\n", {"CLIENT_ERROR bad command line format",
-                                                   "ERROR"}},
+      {"set a 18446744073709551616 0 1\r\nz\r\n",
+       {"CLIENT_ERROR bad command line format", "ERROR"}},
       {"set a +5 0 1\r\nz\r\n", {"set key=a flags=5 bytes=1 data=z"}},
       {"set a 0 0 +1\r\nz\r\n", {"set key=a bytes=1 data=z"}},
       {"set a 0 0 01\r\nz\r\n", {"set key=a bytes=1 data=z"}},
@@ -290,7 +289,8 @@ TEST_CASE("parser transcripts: live probes of 1.6.18", "[parser][transcript]") {
       // delete's legacy hold time
       {"delete k noreply 0\r\n",
        {"CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]"}},
-      {"delete k 0 0\r\n", {"CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]"}},
+      {"delete k 0 0\r\n",
+       {"CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]"}},
       {"delete k 10 noreply\r\n",
        {"(noreply) CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]"}},
       {"delete k noreply\r\n", {"delete key=k noreply"}},

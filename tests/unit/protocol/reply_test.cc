@@ -94,10 +94,10 @@ TEST_CASE("reply: constant texts", "[reply]") {
   CHECK(reply::kMemlimitTooSmall == "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n");
   CHECK(reply::kMemlimitAdjustFailed ==
         "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes\r\n");
-  for (std::string_view r : {reply::kStored, reply::kNotStored, reply::kExists, reply::kNotFound,
-                             reply::kDeleted, reply::kTouched, reply::kEnd, reply::kOk,
-                             reply::kReset, reply::kInvalidExptime, reply::kInvalidDelta,
-                             reply::kNonNumeric, reply::kOutOfMemory, reply::kFlushDenied}) {
+  for (std::string_view r :
+       {reply::kStored, reply::kNotStored, reply::kExists, reply::kNotFound, reply::kDeleted,
+        reply::kTouched, reply::kEnd, reply::kOk, reply::kReset, reply::kInvalidExptime,
+        reply::kInvalidDelta, reply::kNonNumeric, reply::kOutOfMemory, reply::kFlushDenied}) {
     CHECK(r.ends_with("\r\n"));
     CHECK(r.find('\n') == r.size() - 1);
   }
