@@ -192,7 +192,19 @@ void Worker::join() {
 }
 
 void Worker::send(std::span<const backend::RedisArg> args, backend::RedisCompletion* completion) {
+  if (test_sink_ != nullptr) return test_sink_->send(args, completion);
   redis_->send(args, completion);
+}
+
+void Worker::adoptClientForTesting(int fd) {
+  auto* conn = new ClientConnection(this, next_client_id_++);
+  uv_pipe_init(&loop_, conn->pipe(), 0);
+  conn->stream()->data = conn;
+  uv_pipe_open(conn->pipe(), fd);
+  counters_.curr_connections.fetch_add(1, std::memory_order_relaxed);
+  clients_.insert(conn);
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&check_))) uv_check_start(&check_, onCheck);
+  conn->start();
 }
 
 void Worker::onConnection(uv_stream_t* listener, int status) {

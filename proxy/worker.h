@@ -57,6 +57,11 @@ class Worker final : public backend::CommandSink {
   backend::RedisConnection& redis() { return *redis_; }
   const config::Options& options() const;
 
+  // Tests: route Redis commands to `sink` instead of the Redis connection, and serve a client
+  // on an already connected socket `fd` with the loop run by the caller (no thread).
+  void setSinkForTesting(backend::CommandSink* sink) { test_sink_ = sink; }
+  void adoptClientForTesting(int fd);
+
   // Output to flush at the end of this loop turn.
   void markDirty(ClientConnection* conn);
   void clientClosed(ClientConnection* conn);
@@ -94,6 +99,7 @@ class Worker final : public backend::CommandSink {
   uint64_t next_client_id_ = 1;
   bool stopping_ = false;
   bool stopped_ = false;
+  backend::CommandSink* test_sink_ = nullptr;
 };
 
 }  // namespace mcbridge::proxy

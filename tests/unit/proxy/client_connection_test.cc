@@ -1,0 +1,173 @@
+// A client connection driven over a socketpair with a fake backend completed by hand: replies
+// leave in request order whatever order Redis answers in, and a client that goes away with
+// requests in flight is cleaned up safely (run under ASan in CI).
+#include <catch2/catch.hpp>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "backend/item.h"
+#include "proxy/server.h"
+#include "proxy/worker.h"
+
+using namespace mcbridge;
+
+namespace {
+
+struct FakeBackend final : backend::CommandSink {
+  struct Call {
+    std::vector<std::string> args;
+    backend::RedisCompletion* completion;
+  };
+  std::vector<Call> calls;
+  void send(std::span<const backend::RedisArg> args, backend::RedisCompletion* c) override {
+    Call call{{}, c};
+    for (const auto& a : args) call.args.push_back(std::string(a.first) + std::string(a.second));
+    calls.push_back(std::move(call));
+  }
+};
+
+redisReply nilReply() {
+  redisReply r{};
+  r.type = REDIS_REPLY_NIL;
+  return r;
+}
+
+redisReply stringReply(const std::string& s) {
+  redisReply r{};
+  r.type = REDIS_REPLY_STRING;
+  r.str = const_cast<char*>(s.data());
+  r.len = s.size();
+  return r;
+}
+
+std::string item(uint32_t flags, std::string_view data) {
+  char h[backend::kHeaderSize];
+  backend::encodeHeader(flags, 42, h);
+  return std::string(h, sizeof h) + std::string(data);
+}
+
+struct Harness {
+  config::Options options;
+  proxy::Server server{options};
+  backend::RedisOptions redis;
+  proxy::Worker worker{&server, 0, redis};
+  FakeBackend backend;
+  int peer = -1;
+
+  Harness() {
+    std::signal(SIGPIPE, SIG_IGN);  // as mcbridge does: a vanished client is an error code
+    int fds[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+    peer = fds[1];
+    worker.setSinkForTesting(&backend);
+    worker.adoptClientForTesting(fds[0]);
+  }
+  ~Harness() {
+    if (peer >= 0) ::close(peer);
+    // Let the connection see EOF and close, then stop: every handle must be closed cleanly.
+    spin(20);
+    worker.stop();
+    for (int i = 0; i < 200 && uv_run(worker.loop(), UV_RUN_NOWAIT) != 0; ++i) {
+    }
+  }
+  void spin(int turns = 5) {
+    for (int i = 0; i < turns; ++i) uv_run(worker.loop(), UV_RUN_NOWAIT);
+  }
+  void write(std::string_view bytes) {
+    REQUIRE(::write(peer, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+    spin();
+  }
+  std::string read() {
+    spin();
+    std::string out;
+    char buf[4096];
+    for (;;) {
+      ssize_t n = ::recv(peer, buf, sizeof buf, MSG_DONTWAIT);
+      if (n <= 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("replies leave in request order when Redis answers out of order", "[proxy]") {
+  Harness h;
+  h.write("get a\r\nget b\r\nversion\r\nget c\r\n");
+  REQUIRE(h.backend.calls.size() == 3);
+  CHECK(h.backend.calls[0].args == std::vector<std::string>{"GET", "a"});
+  CHECK(h.backend.calls[2].args == std::vector<std::string>{"GET", "c"});
+
+  // Complete c, then b: nothing may leave before a.
+  const std::string vc = item(3, "C"), vb = item(2, "B");
+  redisReply rc = stringReply(vc), rb = stringReply(vb), ra = nilReply();
+  h.backend.calls[2].completion->onRedisReply(&rc);
+  h.backend.calls[1].completion->onRedisReply(&rb);
+  CHECK(h.read().empty());
+  h.backend.calls[0].completion->onRedisReply(&ra);
+  CHECK(h.read() == "END\r\nVALUE b 2 1\r\nB\r\nEND\r\nVERSION 1.6.18\r\nVALUE c 3 1\r\nC\r\nEND\r\n");
+}
+
+TEST_CASE("a request split across reads is parsed once complete", "[proxy]") {
+  Harness h;
+  h.write("set k 1 0 5\r\nhe");
+  CHECK(h.backend.calls.empty());
+  h.write("llo\r");
+  CHECK(h.backend.calls.empty());
+  h.write("\n");
+  REQUIRE(h.backend.calls.size() == 1);
+  CHECK(h.backend.calls[0].args[0] == "SET");
+  redisReply ok{};
+  ok.type = REDIS_REPLY_STATUS;
+  ok.str = const_cast<char*>("OK");
+  ok.len = 2;
+  h.backend.calls[0].completion->onRedisReply(&ok);
+  CHECK(h.read() == "STORED\r\n");
+}
+
+TEST_CASE("parse errors take their place in the reply order", "[proxy]") {
+  Harness h;
+  h.write("get a\r\nbogus\r\nget b\r\n");
+  REQUIRE(h.backend.calls.size() == 2);
+  redisReply nil = nilReply();
+  h.backend.calls[1].completion->onRedisReply(&nil);
+  CHECK(h.read().empty());
+  h.backend.calls[0].completion->onRedisReply(&nil);
+  CHECK(h.read() == "END\r\nERROR\r\nEND\r\n");
+}
+
+TEST_CASE("a client closing with requests in flight is freed after the completions", "[proxy]") {
+  auto* h = new Harness;
+  h->write("get a\r\nget b\r\n");
+  REQUIRE(h->backend.calls.size() == 2);
+  std::vector<FakeBackend::Call> calls = h->backend.calls;
+  ::close(h->peer);
+  h->peer = -1;
+  h->spin(20);
+  // The socket is gone; the completions still arrive and must not touch freed memory.
+  redisReply nil = nilReply();
+  calls[1].completion->onRedisReply(&nil);
+  calls[0].completion->onRedisFailure(backend::RedisFailure::kTimeout);
+  h->spin(5);
+  CHECK(h->worker.counters().curr_connections.load() == 0);
+  delete h;
+}
+
+TEST_CASE("quit answers earlier requests, then closes", "[proxy]") {
+  Harness h;
+  h.write("get a\r\nquit\r\nversion\r\n");
+  REQUIRE(h.backend.calls.size() == 1);
+  redisReply nil = nilReply();
+  h.backend.calls[0].completion->onRedisReply(&nil);
+  h.spin(10);
+  CHECK(h.read() == "END\r\n");
+  char c;
+  CHECK(::recv(h.peer, &c, 1, MSG_DONTWAIT) == 0);  // EOF: closed, version never answered
+}
