@@ -480,8 +480,8 @@ std::string describe(const Row& row) {
 // The effective Redis address always ends up in redis_url, so the rest of the program reads one
 // field (redis_host/redis_port are only the inputs used when no URL is given).
 void finishRedis(Options& o) {
-  const bool tls_hint = !o.redis_ca_file.empty() || o.redis_tls_insecure ||
-                        !o.redis_tls_server_name.empty();
+  const bool tls_hint =
+      !o.redis_ca_file.empty() || o.redis_tls_insecure || !o.redis_tls_server_name.empty();
   if (o.redis_url.empty()) {
     if (o.redis_host.empty()) o.redis_host = "127.0.0.1";
     const bool v6 = o.redis_host.find(':') != std::string::npos;
@@ -493,7 +493,8 @@ void finishRedis(Options& o) {
   if (tls_hint && !o.redis_url.starts_with("rediss://")) {
     throw ConfigError(
         "--redis-ca-file, --redis-tls-server-name and --redis-tls-insecure need a rediss:// URL "
-        "(got " + o.redis_url.substr(0, o.redis_url.find("://") + 3) + "...)");
+        "(got " +
+        o.redis_url.substr(0, o.redis_url.find("://") + 3) + "...)");
   }
 }
 
@@ -511,10 +512,11 @@ ParsedCommandLine parseCommandLine(int argc, const char* const* argv) {
   ParsedCommandLine result;
   Options& o = result.options;
 
-  CLI::App app{"mcbridge: a memcached-protocol server that stores items in Redis "
-               "(Google Cloud Memorystore).\nPrecedence: flags > environment > config file > "
-               "defaults.",
-               "mcbridge"};
+  CLI::App app{
+      "mcbridge: a memcached-protocol server that stores items in Redis "
+      "(Google Cloud Memorystore).\nPrecedence: flags > environment > config file > "
+      "defaults.",
+      "mcbridge"};
   app.set_help_flag("-h,--help", "Print this help and exit.");
   app.add_flag("--version")->description("Print the version and exit.");
   app.get_formatter()->column_width(36);

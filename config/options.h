@@ -22,25 +22,25 @@ struct ListenAddress {
 
 struct Options {
   std::vector<ListenAddress> listen{ListenAddress{}};
-  std::string redis_url;           // after parseCommandLine: always set (from --redis, or built
-                                   // from redis_host/redis_port, rediss:// if a TLS option is set)
-  std::string redis_host;          // REDISHOST
-  uint16_t redis_port = 6379;      // REDISPORT
+  std::string redis_url;       // after parseCommandLine: always set (from --redis, or built
+                               // from redis_host/redis_port, rediss:// if a TLS option is set)
+  std::string redis_host;      // REDISHOST
+  uint16_t redis_port = 6379;  // REDISPORT
   std::string redis_password_file;
   std::string redis_ca_file;
   std::string redis_tls_server_name;
   bool redis_tls_insecure = false;
   uint32_t request_timeout_ms = 1000;
   uint32_t connect_timeout_ms = 1000;
-  uint32_t threads = 0;            // 0 = number of cores
+  uint32_t threads = 0;  // 0 = number of cores
   uint32_t item_size_max = 1024 * 1024;
   std::string key_prefix;
   FlushPolicy flush_all = FlushPolicy::kAllow;
   bool miss_on_error = false;
   uint32_t max_connections = 4096;
-  uint32_t idle_timeout_s = 0;     // 0 = never
+  uint32_t idle_timeout_s = 0;  // 0 = never
   uint32_t drain_timeout_ms = 5000;
-  std::string admin;               // host:port of the admin HTTP endpoint; empty = off
+  std::string admin;  // host:port of the admin HTTP endpoint; empty = off
   std::string log_level = "info";
   LogFormat log_format = LogFormat::kText;
   std::string config_file;

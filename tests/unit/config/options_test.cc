@@ -22,17 +22,31 @@ using mcbridge::config::ListenAddress;
 using mcbridge::config::LogFormat;
 using mcbridge::config::Options;
 using mcbridge::config::parseCommandLine;
-using mcbridge::config::parseListenAddress;
 using mcbridge::config::ParsedCommandLine;
+using mcbridge::config::parseListenAddress;
 
 const char* const kEnvVars[] = {
-    "MCBRIDGE_LISTEN",          "MCBRIDGE_REDIS_URL",          "REDISHOST",
-    "REDISPORT",                "MCBRIDGE_REDIS_PASSWORD_FILE", "MCBRIDGE_REDIS_CA_FILE",
-    "MCBRIDGE_REDIS_TLS_SERVER_NAME", "MCBRIDGE_REDIS_TLS_INSECURE", "MCBRIDGE_REQUEST_TIMEOUT",
-    "MCBRIDGE_CONNECT_TIMEOUT", "MCBRIDGE_THREADS",            "MCBRIDGE_ITEM_SIZE_MAX",
-    "MCBRIDGE_KEY_PREFIX",      "MCBRIDGE_FLUSH_ALL",          "MCBRIDGE_MISS_ON_ERROR",
-    "MCBRIDGE_MAX_CONNECTIONS", "MCBRIDGE_IDLE_TIMEOUT",       "MCBRIDGE_DRAIN_TIMEOUT",
-    "MCBRIDGE_ADMIN",           "MCBRIDGE_LOG_LEVEL",          "MCBRIDGE_LOG_FORMAT",
+    "MCBRIDGE_LISTEN",
+    "MCBRIDGE_REDIS_URL",
+    "REDISHOST",
+    "REDISPORT",
+    "MCBRIDGE_REDIS_PASSWORD_FILE",
+    "MCBRIDGE_REDIS_CA_FILE",
+    "MCBRIDGE_REDIS_TLS_SERVER_NAME",
+    "MCBRIDGE_REDIS_TLS_INSECURE",
+    "MCBRIDGE_REQUEST_TIMEOUT",
+    "MCBRIDGE_CONNECT_TIMEOUT",
+    "MCBRIDGE_THREADS",
+    "MCBRIDGE_ITEM_SIZE_MAX",
+    "MCBRIDGE_KEY_PREFIX",
+    "MCBRIDGE_FLUSH_ALL",
+    "MCBRIDGE_MISS_ON_ERROR",
+    "MCBRIDGE_MAX_CONNECTIONS",
+    "MCBRIDGE_IDLE_TIMEOUT",
+    "MCBRIDGE_DRAIN_TIMEOUT",
+    "MCBRIDGE_ADMIN",
+    "MCBRIDGE_LOG_LEVEL",
+    "MCBRIDGE_LOG_FORMAT",
     "MCBRIDGE_CONFIG",
 };
 
@@ -139,15 +153,44 @@ TEST_CASE("every option from flags", "[config]") {
   CleanEnv env;
   TempFile secret(".txt", "hunter2\n");
   TempFile ca(".pem", "-----BEGIN CERTIFICATE-----\n");
-  const Options o = options({"--listen", "0.0.0.0:11311", "--listen", "unix:/run/mc.sock",
-                             "--redis", "rediss://:pw@10.1.2.3:6378/2",
-                             "--redis-password-file", secret.path(), "--redis-ca-file", ca.path(),
-                             "--redis-tls-server-name", "redis.internal", "--redis-tls-insecure",
-                             "--request-timeout", "250", "--connect-timeout", "3000",
-                             "--threads", "4", "--item-size-max", "2m", "--key-prefix", "app1:",
-                             "--flush-all", "deny", "--miss-on-error", "--max-connections", "100",
-                             "--idle-timeout", "60", "--drain-timeout", "0", "--admin",
-                             "127.0.0.1:9100", "--log-level", "debug", "--log-format", "json"});
+  const Options o = options({"--listen",
+                             "0.0.0.0:11311",
+                             "--listen",
+                             "unix:/run/mc.sock",
+                             "--redis",
+                             "rediss://:pw@10.1.2.3:6378/2",
+                             "--redis-password-file",
+                             secret.path(),
+                             "--redis-ca-file",
+                             ca.path(),
+                             "--redis-tls-server-name",
+                             "redis.internal",
+                             "--redis-tls-insecure",
+                             "--request-timeout",
+                             "250",
+                             "--connect-timeout",
+                             "3000",
+                             "--threads",
+                             "4",
+                             "--item-size-max",
+                             "2m",
+                             "--key-prefix",
+                             "app1:",
+                             "--flush-all",
+                             "deny",
+                             "--miss-on-error",
+                             "--max-connections",
+                             "100",
+                             "--idle-timeout",
+                             "60",
+                             "--drain-timeout",
+                             "0",
+                             "--admin",
+                             "127.0.0.1:9100",
+                             "--log-level",
+                             "debug",
+                             "--log-format",
+                             "json"});
   REQUIRE(o.listen.size() == 2);
   CHECK(o.listen[0].host == "0.0.0.0");
   CHECK(o.listen[0].port == 11311);
@@ -195,12 +238,12 @@ TEST_CASE("precedence: flags > environment > config file > defaults", "[config]"
 
   const Options o = options({"--config", file.path(), "--threads", "4"});
   CHECK(o.config_file == file.path());
-  CHECK(o.threads == 4);                  // flag beats env and file
-  CHECK(o.request_timeout_ms == 300);     // env beats file
-  CHECK(o.key_prefix == "file:");         // file beats default (key spelled with '_')
-  CHECK(o.log_level == "warn");           // file beats default
-  CHECK(o.connect_timeout_ms == 1000);    // default
-  REQUIRE(o.listen.size() == 1);          // env list replaces the file's list
+  CHECK(o.threads == 4);                // flag beats env and file
+  CHECK(o.request_timeout_ms == 300);   // env beats file
+  CHECK(o.key_prefix == "file:");       // file beats default (key spelled with '_')
+  CHECK(o.log_level == "warn");         // file beats default
+  CHECK(o.connect_timeout_ms == 1000);  // default
+  REQUIRE(o.listen.size() == 1);        // env list replaces the file's list
   CHECK(o.listen[0].port == 2002);
 
   // A flag list replaces the lower layers' lists; it does not add to them.
@@ -309,8 +352,7 @@ TEST_CASE("listen address forms", "[config]") {
       parseListenAddress(b.text);
       FAIL("accepted");
     } catch (const ConfigError& e) {
-      CHECK(std::string(e.what()) ==
-            std::string("invalid --listen '") + b.text + "': " + b.reason);
+      CHECK(std::string(e.what()) == std::string("invalid --listen '") + b.text + "': " + b.reason);
     }
   }
   CHECK_THROWS_AS(parseListenAddress("unix:/" + std::string(107, 'a')), ConfigError);
@@ -326,8 +368,9 @@ TEST_CASE("MCBRIDGE_LISTEN takes a comma-separated list", "[config]") {
   CHECK(o.listen[1].host == "::1");
   CHECK(o.listen[2].host == "/tmp/x.sock");
   env.set("MCBRIDGE_LISTEN", "127.0.0.1:1,::1:2");
-  CHECK(errorOf({}) == "invalid MCBRIDGE_LISTEN '::1:2': IPv6 addresses need brackets, e.g. "
-                       "[::1]:11211");
+  CHECK(errorOf({}) ==
+        "invalid MCBRIDGE_LISTEN '::1:2': IPv6 addresses need brackets, e.g. "
+        "[::1]:11211");
 }
 
 TEST_CASE("REDISHOST / REDISPORT", "[config]") {
@@ -436,7 +479,8 @@ TEST_CASE("validation errors name the option and the value", "[config]") {
       {{"--log-level", "verbose"},
        "invalid --log-level 'verbose': expected trace, debug, info, warn, error or off"},
       {{"--log-format", "xml"}, "invalid --log-format 'xml': expected text or json"},
-      {{"--key-prefix", "a b"}, "invalid --key-prefix 'a b': contains spaces or control characters"},
+      {{"--key-prefix", "a b"},
+       "invalid --key-prefix 'a b': contains spaces or control characters"},
       {{"--admin", "9100"}, "invalid --admin '9100': missing :port (expected host:port)"},
       {{"--redis-password-file", "/nonexistent/pw"},
        "invalid --redis-password-file '/nonexistent/pw': file not found or not readable"},
@@ -501,13 +545,35 @@ TEST_CASE("--help and --version exit early", "[config]") {
   ParsedCommandLine h = parse({"--help"});
   CHECK(h.exit_now);
   CHECK(h.exit_code == 0);
-  for (const char* word :
-       {"--listen", "MCBRIDGE_LISTEN", "--redis ", "MCBRIDGE_REDIS_URL", "--redis-host",
-        "REDISHOST", "--redis-port", "REDISPORT", "--redis-password-file", "--redis-ca-file",
-        "--redis-tls-server-name", "--redis-tls-insecure", "--request-timeout",
-        "--connect-timeout", "--threads", "--item-size-max", "--key-prefix", "--flush-all",
-        "--miss-on-error", "--max-connections", "--idle-timeout", "--drain-timeout", "--admin",
-        "--log-level", "--log-format", "--config", "MCBRIDGE_CONFIG", "--version", "--help"}) {
+  for (const char* word : {"--listen",
+                           "MCBRIDGE_LISTEN",
+                           "--redis ",
+                           "MCBRIDGE_REDIS_URL",
+                           "--redis-host",
+                           "REDISHOST",
+                           "--redis-port",
+                           "REDISPORT",
+                           "--redis-password-file",
+                           "--redis-ca-file",
+                           "--redis-tls-server-name",
+                           "--redis-tls-insecure",
+                           "--request-timeout",
+                           "--connect-timeout",
+                           "--threads",
+                           "--item-size-max",
+                           "--key-prefix",
+                           "--flush-all",
+                           "--miss-on-error",
+                           "--max-connections",
+                           "--idle-timeout",
+                           "--drain-timeout",
+                           "--admin",
+                           "--log-level",
+                           "--log-format",
+                           "--config",
+                           "MCBRIDGE_CONFIG",
+                           "--version",
+                           "--help"}) {
     INFO(word);
     CHECK(h.output.find(word) != std::string::npos);
   }
