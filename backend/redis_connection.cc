@@ -239,8 +239,8 @@ struct RedisConnection::Impl {
       initHandles();
     }
     state_ = State::kStopping;
-    SPDLOG_LOGGER_DEBUG(log_, "redis {}: stopping ({} queued, {} in flight)", name_,
-                        queue_.size(), inflight_.size());
+    SPDLOG_LOGGER_DEBUG(log_, "redis {}: stopping ({} queued, {} in flight)", name_, queue_.size(),
+                        inflight_.size());
     closeSocket();
     if (resolve_req_ != nullptr) {
       // Its callback still runs (with UV_EAI_CANCELED, or normally if already resolving) and
@@ -431,12 +431,10 @@ struct RedisConnection::Impl {
     Impl* self = s->owner;
     if (s->closing || s != self->sock_) return;  // cancelled by a close
     if (status < 0) {
-      self->connectionFailed(fmt::format("connect: {}", uv_strerror(status)),
-                             spdlog::level::warn);
+      self->connectionFailed(fmt::format("connect: {}", uv_strerror(status)), spdlog::level::warn);
       return;
     }
-    int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&s->tcp), &Impl::onAlloc,
-                           &Impl::onRead);
+    int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&s->tcp), &Impl::onAlloc, &Impl::onRead);
     if (rc < 0) {
       self->connectionFailed(fmt::format("read start: {}", uv_strerror(rc)), spdlog::level::warn);
       return;
@@ -508,7 +506,7 @@ struct RedisConnection::Impl {
     if (ever_ready_) {
       ++counters_.reconnects;
       log_->info("redis {}: reconnected{}", name_,
-                         last_error_.empty() ? "" : " (after: " + last_error_ + ")");
+                 last_error_.empty() ? "" : " (after: " + last_error_ + ")");
     } else {
       log_->info("redis {}: connected{}", name_, sock_->ssl ? " (TLS)" : "");
     }
@@ -528,9 +526,9 @@ struct RedisConnection::Impl {
       case State::kConnecting:
       case State::kTlsHandshake:
       case State::kHandshaking:
-        self->connectionFailed(fmt::format("connect timed out after {} ms",
-                                           self->options_.connect_timeout.count()),
-                               spdlog::level::warn);
+        self->connectionFailed(
+            fmt::format("connect timed out after {} ms", self->options_.connect_timeout.count()),
+            spdlog::level::warn);
         break;
       default:
         break;
@@ -653,8 +651,8 @@ struct RedisConnection::Impl {
     if (s->write_in_progress || s->closing || s->wire.empty()) return;
     s->writing.swap(s->wire);  // s->writing was empty: the wire buffer keeps its capacity
     uv_buf_t buf = uv_buf_init(s->writing.data(), static_cast<unsigned>(s->writing.size()));
-    int rc = uv_write(&s->write_req, reinterpret_cast<uv_stream_t*>(&s->tcp), &buf, 1,
-                      &Impl::onWrite);
+    int rc =
+        uv_write(&s->write_req, reinterpret_cast<uv_stream_t*>(&s->tcp), &buf, 1, &Impl::onWrite);
     if (rc < 0) {
       s->writing.clear();
       connectionFailed(fmt::format("write: {}", uv_strerror(rc)), spdlog::level::warn);
@@ -722,8 +720,8 @@ struct RedisConnection::Impl {
     for (;;) {
       void* raw = nullptr;
       if (redisReaderGetReply(s->reader, &raw) != REDIS_OK) {
-        connectionFailed(fmt::format("unparsable reply: {}", s->reader->errstr),
-                         spdlog::level::err, RedisFailure::kDisconnected, RedisFailure::kProtocol);
+        connectionFailed(fmt::format("unparsable reply: {}", s->reader->errstr), spdlog::level::err,
+                         RedisFailure::kDisconnected, RedisFailure::kProtocol);
         return;
       }
       if (raw == nullptr) return;
@@ -766,10 +764,10 @@ struct RedisConnection::Impl {
                    ? SSL_CTX_set_default_verify_paths(ctx)
                    : SSL_CTX_load_verify_locations(ctx, ep.tls_ca_file.c_str(), nullptr);
       if (ok != 1) {
-        *error = ep.tls_ca_file.empty()
-                     ? "cannot load the system CA certificates: " + opensslErrors()
-                     : fmt::format("cannot load the CA file '{}': {}", ep.tls_ca_file,
-                                   opensslErrors());
+        *error =
+            ep.tls_ca_file.empty()
+                ? "cannot load the system CA certificates: " + opensslErrors()
+                : fmt::format("cannot load the CA file '{}': {}", ep.tls_ca_file, opensslErrors());
         SSL_CTX_free(ctx);
         return false;
       }
@@ -806,9 +804,9 @@ struct RedisConnection::Impl {
       int ok = ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), name.c_str())
                   : SSL_set1_host(s->ssl, name.c_str());
       if (ok != 1) {
-        connectionFailed(fmt::format("cannot set the TLS verification name '{}': {}", name,
-                                     opensslErrors()),
-                         spdlog::level::err);
+        connectionFailed(
+            fmt::format("cannot set the TLS verification name '{}': {}", name, opensslErrors()),
+            spdlog::level::err);
         return;
       }
     }
@@ -865,8 +863,8 @@ struct RedisConnection::Impl {
     std::string reason = fmt::format("{} failed: {}", what, opensslErrors());
     long verify = SSL_get_verify_result(s->ssl);
     if (verify != X509_V_OK) {
-      reason += fmt::format(" (certificate verification: {})",
-                            X509_verify_cert_error_string(verify));
+      reason +=
+          fmt::format(" (certificate verification: {})", X509_verify_cert_error_string(verify));
     }
     connectionFailed(reason, spdlog::level::err);
   }
@@ -888,8 +886,8 @@ struct RedisConnection::Impl {
   // A tick of a tenth of the timeout bounds the lateness of a kTimeout to ~10%.
   void armDeadlineTimer() {
     if (uv_is_active(reinterpret_cast<uv_handle_t*>(&deadline_timer_))) return;
-    auto tick = std::clamp(options_.request_timeout / 10, std::chrono::milliseconds(1),
-                           kMaxDeadlineTick);
+    auto tick =
+        std::clamp(options_.request_timeout / 10, std::chrono::milliseconds(1), kMaxDeadlineTick);
     auto ms = static_cast<uint64_t>(tick.count());
     uv_timer_start(&deadline_timer_, &Impl::onDeadlineTimer, ms, ms);
   }
@@ -905,7 +903,8 @@ struct RedisConnection::Impl {
     size_t bytes = 0;
     while (n < queue_.size() && now - queue_[n].queued_at >= timeout) bytes += queue_[n++].bytes;
     if (n > 0) {
-      for (size_t i = 0; i < n; ++i) failures.emplace_back(queue_[i].completion, RedisFailure::kTimeout);
+      for (size_t i = 0; i < n; ++i)
+        failures.emplace_back(queue_[i].completion, RedisFailure::kTimeout);
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
       queued_bytes_.erase(0, bytes);
     }
@@ -925,9 +924,9 @@ struct RedisConnection::Impl {
       deliver(failures);
       failures.clear();
       if (stopping_) return;
-      connectionFailed(fmt::format("no reply within {} ms, dropping the connection",
-                                   timeout.count()),
-                       spdlog::level::warn, RedisFailure::kTimeout);
+      connectionFailed(
+          fmt::format("no reply within {} ms, dropping the connection", timeout.count()),
+          spdlog::level::warn, RedisFailure::kTimeout);
     }
     if (!stopping_ && queue_.empty() && inflight_.empty()) uv_timer_stop(&deadline_timer_);
     deliver(failures);
@@ -978,8 +977,7 @@ RedisConnection::RedisConnection(uv_loop_t* loop, RedisOptions options)
 RedisConnection::~RedisConnection() {
   if (impl_ && impl_->started_ && !impl_->stopped_) {
     // Its handles are still linked into the loop: freeing them would corrupt it. Leak instead.
-    impl_->log_->critical("redis {}: destroyed before stop() completed",
-                           impl_->name_);
+    impl_->log_->critical("redis {}: destroyed before stop() completed", impl_->name_);
     assert(false && "RedisConnection destroyed before stop() completed");
     (void)impl_.release();
   }

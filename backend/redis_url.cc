@@ -5,6 +5,7 @@
 // for the default user, and both parts are percent-decoded so passwords may contain ':' or '@'.
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
@@ -62,11 +63,23 @@ bool parseDecimal(std::string_view s, long long max, long long* out) {
   return true;
 }
 
+// The URL for error messages, without its user info: passwords must not reach logs.
+std::string redactedUrl(std::string_view url) {
+  size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return std::string(url.substr(0, 64));
+  size_t start = scheme_end + 3;
+  size_t end = url.find('/', start);
+  std::string_view authority = url.substr(start, end == std::string_view::npos ? end : end - start);
+  size_t at = authority.rfind('@');
+  if (at == std::string_view::npos) return std::string(url);
+  return fmt::format("{}***@{}", url.substr(0, start), url.substr(start + at + 1));
+}
+
 }  // namespace
 
 bool parseRedisUrl(std::string_view url, RedisEndpoint* out, std::string* error) {
-  auto fail = [&](std::string message) {
-    *error = "invalid Redis URL '" + std::string(url) + "': " + std::move(message);
+  auto fail = [&](const std::string& message) {
+    *error = fmt::format("invalid Redis URL '{}': {}", redactedUrl(url), message);
     return false;
   };
   // Parsed into a copy so *out is untouched on error; the tls_* options that a URL cannot carry
@@ -88,7 +101,8 @@ bool parseRedisUrl(std::string_view url, RedisEndpoint* out, std::string* error)
 
   size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
-  std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  std::string_view path =
+      slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
 
   // The last '@' ends the user info: an unencoded '@' in a password still parses.
   ep.username.clear();
@@ -123,11 +137,12 @@ bool parseRedisUrl(std::string_view url, RedisEndpoint* out, std::string* error)
     }
     in6_addr unused;
     if (inet_pton(AF_INET6, std::string(host).c_str(), &unused) != 1) {
-      return fail("'" + std::string(host) + "' is not an IPv6 address");
+      return fail(fmt::format("'{}' is not an IPv6 address", host));
     }
   } else {
     size_t colon = authority.find(':');
-    if (colon != std::string_view::npos && authority.find(':', colon + 1) != std::string_view::npos) {
+    if (colon != std::string_view::npos &&
+        authority.find(':', colon + 1) != std::string_view::npos) {
       return fail("IPv6 addresses must be written in brackets, e.g. redis://[::1]:6379");
     }
     host = authority.substr(0, colon);
@@ -143,7 +158,7 @@ bool parseRedisUrl(std::string_view url, RedisEndpoint* out, std::string* error)
   if (has_port) {
     long long p = 0;
     if (!parseDecimal(port, 65535, &p) || p == 0) {
-      return fail("port '" + std::string(port) + "' is not a number in 1..65535");
+      return fail(fmt::format("port '{}' is not a number in 1..65535", port));
     }
     ep.port = static_cast<uint16_t>(p);
   }
@@ -152,7 +167,7 @@ bool parseRedisUrl(std::string_view url, RedisEndpoint* out, std::string* error)
   if (!path.empty()) {
     long long db = 0;
     if (!parseDecimal(path, INT_MAX, &db)) {
-      return fail("database '" + std::string(path) + "' is not a non-negative number");
+      return fail(fmt::format("database '{}' is not a non-negative number", path));
     }
     ep.db = static_cast<int>(db);
   }

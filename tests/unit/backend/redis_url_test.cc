@@ -129,5 +129,14 @@ TEST_CASE("parseRedisUrl: errors", "[redis][url]") {
   CHECK(parseError("redis://h?db=1").find("query") != std::string::npos);
 }
 
+TEST_CASE("parseRedisUrl: errors never show the password", "[redis][url]") {
+  std::string e = parseError("redis://bob:hunter2@h:99999");
+  CHECK(e.find("hunter2") == std::string::npos);
+  CHECK(e.find("bob") == std::string::npos);
+  CHECK(e.find("redis://***@h:99999") != std::string::npos);
+  e = parseError("redis://:hunter2@[::1/0");
+  CHECK(e.find("hunter2") == std::string::npos);
+}
+
 }  // namespace
 }  // namespace mcbridge::backend

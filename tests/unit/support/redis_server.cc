@@ -54,12 +54,14 @@ bool makeTestCertificates(const std::string& dir, std::string* error) {
   // EC keys: much faster to generate than RSA, and what Memorystore-like setups negotiate.
   const std::string key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
   const std::vector<std::string> commands = {
-      "openssl req -x509 " + key + " -keyout ca.key -out ca.crt -days 2 -subj '/CN=mcbridge test CA'",
+      "openssl req -x509 " + key +
+          " -keyout ca.key -out ca.crt -days 2 -subj '/CN=mcbridge test CA'",
       "openssl req " + key + " -keyout server.key -out server.csr -subj '/CN=localhost'",
       "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 "
       "-extfile server.ext -out server.crt",
-      "openssl req -x509 " + key + " -keyout other-ca.key -out other-ca.crt -days 2 "
-      "-subj '/CN=some other CA'",
+      "openssl req -x509 " + key +
+          " -keyout other-ca.key -out other-ca.crt -days 2 "
+          "-subj '/CN=some other CA'",
   };
   std::ofstream(dir + "/server.ext") << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
   for (const std::string& c : commands) {
@@ -76,8 +78,8 @@ bool makeTestCertificates(const std::string& dir, std::string* error) {
 }
 
 std::vector<std::string> tlsServerArgs(const std::string& dir) {
-  return {"--tls-cert-file", dir + "/server.crt", "--tls-key-file",     dir + "/server.key",
-          "--tls-ca-cert-file", dir + "/ca.crt", "--tls-auth-clients", "no"};
+  return {"--tls-cert-file",    dir + "/server.crt", "--tls-key-file",     dir + "/server.key",
+          "--tls-ca-cert-file", dir + "/ca.crt",     "--tls-auth-clients", "no"};
 }
 
 RedisServer::RedisServer() : RedisServer(Options{}) {}
@@ -99,9 +101,9 @@ RedisServer::~RedisServer() {
 bool RedisServer::start() {
   kill();
   std::string port = std::to_string(options_.port);
-  std::vector<std::string> args = {options_.binary, "--bind", "127.0.0.1", "--save", "",
-                                   "--appendonly", "no", "--daemonize", "no", "--dir", dir_,
-                                   "--logfile", dir_ + "/redis.log"};
+  std::vector<std::string> args = {
+      options_.binary, "--bind", "127.0.0.1", "--save", "",          "--appendonly",     "no",
+      "--daemonize",   "no",     "--dir",     dir_,     "--logfile", dir_ + "/redis.log"};
   if (options_.tls) {
     args.insert(args.end(), {"--port", "0", "--tls-port", port});
   } else {

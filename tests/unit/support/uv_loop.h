@@ -40,7 +40,8 @@ class TestLoop {
   bool runUntil(const std::function<bool()>& pred,
                 std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
-    uv_timer_start(&ticker_, [](uv_timer_t*) {}, 2, 2);
+    uv_timer_start(
+        &ticker_, [](uv_timer_t*) {}, 2, 2);
     while (!pred() && std::chrono::steady_clock::now() < deadline) uv_run(&loop_, UV_RUN_ONCE);
     uv_timer_stop(&ticker_);
     return pred();
