@@ -622,12 +622,38 @@ def _rewrite_transcript_line(req: bytes, now_then: int):
     return b" ".join(toks) + (b"\r" if line.endswith(b"\r") else b"") + sep + rest
 
 
-def _transcript_segment(name: str, part: int, steps: list) -> Case:
-    last = steps[-1].data
+_STORE_HDR = re.compile(rb"^(set|add|replace|append|prepend|cas) +\S+ +(\S+) +(\S+) +(\S+)")
+
+
+def _waits_for_data(req: bytes) -> bool:
+    """A storage header whose (large) data block is not part of the request."""
+    m = _STORE_HDR.match(req)
+    if not m or not re.fullmatch(rb"\d+", m.group(4)):
+        return False
+    return int(m.group(4)) + 2 > len(req) - (req.find(b"\n") + 1)
+
+
+def _oor_literal(req: bytes):
+    """The out-of-range number memcached 1.6.18 silently truncates, if any (see
+    intended_differences 'out-of-range-numbers')."""
+    m = _STORE_HDR.match(req)
+    if not m:
+        return None
+    flags, exp, nbytes = m.group(2), m.group(3), m.group(4)
+    if re.fullmatch(rb"\+?\d+", flags) and 2 ** 32 <= int(flags) < 2 ** 64:
+        return flags
+    for t in (exp, nbytes):
+        if re.fullmatch(rb"[+-]?\d+", t) and not -2 ** 31 <= int(t) < 2 ** 31 \
+                and -2 ** 63 <= int(t) < 2 ** 63:
+            return t
+    return None
+
+
+def _transcript_segment(name: str, part: int, steps: list, tags=()) -> Case:
     # a storage header whose data block never comes leaves the connection waiting
-    waiting = bool(re.match(rb"^(set|add|replace|append|prepend|cas) [^\n]*\n$", last))
+    waiting = any(_waits_for_data(s.data) for s in steps)
     return Case(f"transcript-{name}-{part}", steps, not waiting, True,
-                {"incr"} if name == "t5" else set())
+                ({"incr"} if name == "t5" else set()) | set(tags))
 
 
 def transcript_cases():
@@ -680,6 +706,15 @@ def transcript_cases():
                     continue
             req = _rewrite_transcript_line(req, now_then)
             if req is None:
+                continue
+            lit = _oor_literal(req)
+            if lit is not None:
+                # its own case, so the intended-difference alternative covers exactly it
+                cut()
+                out.append(_transcript_segment(name, part, [Step(req)],
+                                               {f"oor={lit.decode()}", "oorstep=0"}))
+                out[-1].sentinel = False
+                part += 1
                 continue
             steps.append(Step(req))
         cut()
