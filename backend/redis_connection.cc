@@ -61,9 +61,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr size_t kReadBufferSize = 64 * 1024;
+constexpr size_t kReadBufferSize = size_t{64} * 1024;
 // Buffers keep their capacity between batches; one huge value should not pin memory forever.
-constexpr size_t kKeepCapacity = 4 * 1024 * 1024;
+constexpr size_t kKeepCapacity = size_t{4} * 1024 * 1024;
 constexpr std::chrono::milliseconds kMaxDeadlineTick{100};
 
 void appendDecimal(std::string* out, uint64_t v) {
@@ -835,6 +835,7 @@ struct RedisConnection::Impl {
                           SSL_get_version(s->ssl), SSL_get_cipher_name(s->ssl));
       drainTls(s);
       startWrite(s);
+      if (sock_ != s) return;  // the write failed and dropped the connection
       sendHandshake();
       if (sock_ != s) return;
     }
@@ -856,6 +857,7 @@ struct RedisConnection::Impl {
     }
     drainTls(s);  // e.g. answers to key updates
     startWrite(s);
+    if (sock_ != s) return;
     processReplies(s);
   }
 

@@ -72,7 +72,7 @@ struct RedisOptions {
 };
 
 struct RedisCounters {
-  uint64_t commands = 0;    // commands written
+  uint64_t commands = 0;    // commands written (not those that timed out before being sent)
   uint64_t errors = 0;      // error replies + failures
   uint64_t reconnects = 0;  // successful connects after the first
   uint64_t writes = 0;      // uv_write calls: commands / writes = average pipelined batch
@@ -90,7 +90,9 @@ class RedisConnection {
   // Starts connecting (and reconnecting with backoff whenever the connection drops).
   void start();
   // Fails every queued command with kShutdown, closes the handles, then calls `done` (on the
-  // loop) once every handle is closed. The object may be destroyed after `done`.
+  // loop) once every handle is closed. The object may be destroyed after `done`. Completions
+  // (kShutdown) run before `done`, never inside stop(); a send() from one of them, or any send()
+  // after stop(), also completes with kShutdown.
   void stop(std::function<void()> done);
 
   // Queues one command. While disconnected, commands wait (up to the request timeout) for the
@@ -111,7 +113,11 @@ class RedisConnection {
 };
 
 // Parses redis://[[user]:password@]host[:port][/db] and rediss://... into *out.
-// Returns false and sets *error on malformed input.
+// Returns false and sets *error on malformed input (the message never contains the password).
+// "pass@host" (no colon) is a password for the default user, as in redis-cli; user and password
+// are percent-decoded; IPv6 hosts are bracketed ([::1]); the port defaults to 6379 for both
+// schemes (Memorystore's TLS port 6378 must be written). Only host, port, username, password, db
+// and tls are set: the tls_* options keep the caller's values. *out is unchanged on error.
 bool parseRedisUrl(std::string_view url, RedisEndpoint* out, std::string* error);
 
 }  // namespace mcbridge::backend

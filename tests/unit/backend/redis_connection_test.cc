@@ -363,7 +363,7 @@ TEST_CASE("redis SIGSTOPped: kTimeout within the request timeout, then recovery"
     CHECK(x.isFailure(RedisFailure::kTimeout));
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(x.at - sent).count();
     CHECK(ms >= 190);
-    CHECK(ms <= 450);
+    CHECK(ms <= 600);  // 200 ms + a 20 ms tick + slack for a loaded CI machine
   }
 
   server.resume();
@@ -396,7 +396,7 @@ TEST_CASE("no server listening: commands fail with kTimeout promptly", "[redis]"
   for (Result& x : r) {
     CHECK(x.isFailure(RedisFailure::kTimeout));
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(x.at - sent).count();
-    CHECK(ms <= 400);
+    CHECK(ms <= 500);
   }
   CHECK_FALSE(conn->connected());
   CHECK(conn->lastError().find("refused") != std::string::npos);
