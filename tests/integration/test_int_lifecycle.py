@@ -12,8 +12,8 @@ import servers
 from servers import RawConn, resp
 
 
-def _start_pair(**kw):
-    r = servers.start_redis()
+def _start_pair(redis_args=None, **kw):
+    r = servers.start_redis(extra_args=redis_args)
     try:
         m = servers.start_mcbridge(r.port, **kw)
     except servers.ServerStartError as e:
@@ -201,3 +201,127 @@ def test_many_concurrent_clients(pair):
     for i, c in enumerate(conns):
         assert c.read_until(b"END\r\n") == b"STORED\r\nVALUE c%d %d 1\r\nx\r\nEND\r\n" % (i, i)
         c.close()
+
+
+@pytest.fixture
+def debug_pair():
+    r, m = _start_pair(redis_args=["--enable-debug-command", "yes"])
+    try:
+        yield r, m
+    finally:
+        m.kill()
+        r.kill()
+
+
+def test_redis_stall_times_out_and_stream_stays_in_sync(debug_pair):
+    """Redis blocked (DEBUG SLEEP) longer than the request timeout: mcbridge answers
+    SERVER_ERROR within a bounded time, and the late Redis replies must not be handed to
+    later requests (every later reply matches its own request)."""
+    r, m = debug_pair
+    c = RawConn(m.port)
+    c.send(b"set a 0 0 1\r\nA\r\nset b 0 0 1\r\nB\r\n")
+    assert c.read_until(b"\r\n", 2) == b"STORED\r\nSTORED\r\n"
+    import threading
+    slept = []
+
+    def stall():
+        t1 = time.monotonic()
+        assert resp(r.port, "DEBUG", "SLEEP", "2.5") == b"OK"
+        slept.append(time.monotonic() - t1)
+    t = threading.Thread(target=stall)
+    t.start()
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    c.send(b"get a\r\n")
+    line = c.read_line(timeout=6)
+    took = time.monotonic() - t0
+    # default request timeout is 1 s: a 2.5 s stall must not be waited out
+    assert line.startswith(b"SERVER_ERROR"), (line, took)
+    assert took < 2.0, took
+    t.join()
+    assert slept and slept[0] >= 2.0, "Redis did not stall; the test proved nothing"
+    time.sleep(0.5)
+    for _ in range(3):
+        c.send(b"get b\r\nget a\r\nget nokey\r\n")
+        assert c.read_until(b"END\r\n", 3, timeout=5) == \
+            b"VALUE b 0 1\r\nB\r\nEND\r\nVALUE a 0 1\r\nA\r\nEND\r\nEND\r\n"
+
+
+def test_client_abort_mid_request_does_not_hurt(pair):
+    r, m = pair
+    for partial in [b"set k 0 0 10\r\nabc", b"set k 0 0", b"get " + b"k " * 2000,
+                    b"get a b c\r\n" * 1000]:
+        c = RawConn(m.port)
+        c.send(partial)
+        c.close()
+    # replies pending while the client goes away
+    c = RawConn(m.port)
+    c.send(b"set big 0 0 500000\r\n" + b"x" * 500000 + b"\r\n")
+    assert c.read_line(timeout=10) == b"STORED\r\n"
+    c.send(b"get big big big big big big big big\r\n" * 20)
+    c.close()
+    time.sleep(0.5)
+    assert m.alive(), m.log_text()
+    c = RawConn(m.port)
+    c.send(b"get k\r\nversion\r\n")
+    assert c.read_until(b"VERSION 1.6.18\r\n") == b"END\r\nVERSION 1.6.18\r\n"
+
+
+def test_garbage_input_keeps_server_alive(pair):
+    import random
+    r, m = pair
+    rng = random.Random(7)
+    for i in range(30):
+        c = RawConn(m.port)
+        junk = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 3000)))
+        try:
+            c.send(junk)
+            c.read_idle(idle=0.05, cap=0.5)
+        except OSError:
+            pass
+        c.close()
+    assert m.alive(), m.log_text()
+    assert servers.version_ok(m.port) == b"VERSION 1.6.18\r\n"
+
+
+def test_large_multiget_reply_and_slow_reader(pair):
+    """~9 MB of reply for one multi-get, read slowly: backpressure, no loss, no reordering."""
+    r, m = pair
+    c = RawConn(m.port)
+    vals = {}
+    for i in range(10):
+        v = bytes([65 + i]) * (900 * 1024)
+        vals[i] = v
+        c.send(b"set big%d %d 0 %d\r\n" % (i, i, len(v)) + v + b"\r\n")
+    assert c.read_until(b"\r\n", 10, timeout=20) == b"STORED\r\n" * 10
+    keys = b" ".join(b"big%d" % i for i in range(10))
+    c.send(b"get " + keys + b"\r\nget big3\r\n" + b"set after 0 0 1\r\nz\r\nget after\r\n")
+    time.sleep(1.0)                       # let mcbridge hit a full socket buffer
+    expected = b"".join(b"VALUE big%d %d %d\r\n" % (i, i, len(vals[i])) + vals[i] + b"\r\n"
+                        for i in range(10)) + b"END\r\n"
+    got = c.read_get_reply(timeout=30)
+    assert got == expected
+    assert c.read_get_reply(timeout=10) == b"VALUE big3 3 %d\r\n" % len(vals[3]) + vals[3] + b"\r\nEND\r\n"
+    assert c.read_line() == b"STORED\r\n"
+    assert c.read_get_reply() == b"VALUE after 0 1\r\nz\r\nEND\r\n"
+
+
+def test_pipelined_large_writes_without_reading(pair):
+    """The client writes ~20 MB of sets before reading any reply."""
+    r, m = pair
+    c = RawConn(m.port, timeout=30)
+    v = b"q" * (1000 * 1000)
+    c.send((b"set w 0 0 %d\r\n" % len(v) + v + b"\r\n") * 20 + b"get w\r\n")
+    assert c.read_until(b"\r\n", 20, timeout=30) == b"STORED\r\n" * 20
+    assert c.read_get_reply(timeout=20) == b"VALUE w 0 %d\r\n" % len(v) + v + b"\r\nEND\r\n"
+
+
+def test_ten_thousand_pipelined_commands(pair):
+    r, m = pair
+    c = RawConn(m.port, timeout=30)
+    n = 10000
+    c.send(b"".join(b"set p%d 0 0 %d\r\n%d\r\nget p%d\r\n" % (i, len(str(i)), i, i)
+                    for i in range(n)))
+    got = c.read_until(b"END\r\n", n, timeout=60)
+    assert got == b"".join(b"STORED\r\nVALUE p%d 0 %d\r\n%d\r\nEND\r\n" % (i, len(str(i)), i)
+                           for i in range(n))
