@@ -245,6 +245,15 @@ def too_large():
                   b"append k 0 0 1000\r\n" + b"a" * 1000 + b"\r\n",
                   b"prepend k 0 0 1000\r\n" + b"a" * 1000 + b"\r\n",
                   b"append k 0 0 10\r\n0123456789\r\n", b"gets k\r\n"))
+    # exact item size boundary (PROTOCOL.md §5.5): 1048576 - (48 + nkey + 1 + 2 + 8) - (4 if
+    # flags else 0) for the default -I 1m
+    for key in (b"k", K250):
+        for flags in (b"0", b"1"):
+            limit = 1048576 - (48 + len(key) + 1 + 2 + 8) - (4 if flags != b"0" else 0)
+            for n in (limit, limit + 1):
+                out.append(mk(f"size-boundary-key{len(key)}-flags{flags.decode()}-{n}",
+                              storage_cmd(b"set", key, flags, b"0", b"%d" % n, b"s" * n),
+                              b"get " + key + b"\r\n", lockstep=True))
     out.append(mk("toolarge-data-arrives-slowly", OLD, b"set k 0 0 1048576\r\n",
                   big[:500000], big[500000:], b"\r\nget k\r\n"))
     return out
@@ -723,10 +732,32 @@ def transcript_cases():
 
 # ------------------------------------------------------------------ all
 
+def extra():
+    out = []
+    # (stats cachedump is not compared: memcached lists a fresh item only once its LRU
+    # bookkeeping ran, which is timing-dependent)
+    for sub in (b"stats settings", b"stats items", b"stats slabs", b"stats conns",
+                b"stats sizes", b"stats detail on", b"stats detail off", b"stats detail dump",
+                b"stats reset", b"stats", b"stats  \r\nstats"):
+        out.append(mk(f"stats-{_safe(sub)}", b"set a 0 0 1\r\nx\r\n", sub + b"\r\n",
+                      b"get a\r\n", tags={"stats"}))
+    keys = b" ".join(b"g%d" % i for i in range(120))
+    sets = b"".join(b"set g%d %d 0 2\r\nv%d\r\n" % (i, i, i % 10) for i in range(0, 120, 2))
+    for cmd in (b"gat 0", b"gats 100", b"gat -1", b"get", b"gets"):
+        out.append(mk(f"many-keys-{_safe(cmd)}", sets, cmd + b" " + keys + b"\r\n",
+                      b"gets " + keys + b"\r\n"))
+    for v in (b"0" * 100 + b"1", b"1" + b" " * 100, b"0" * 3000 + b"5", b"7" * 25,
+              b"1" * 20, b"00000000000000000001 "):
+        out.append(mk(f"incr-long-value-{len(v)}-{_safe(v[:3])}",
+                      b"set n 0 0 %d\r\n%s\r\n" % (len(v), v), b"incr n 1\r\n",
+                      b"get n\r\n", b"decr n 1\r\n", tags={"incr"}))
+    return out
+
+
 def all_cases():
     base = (storage_matrix() + numeric_fields() + key_lengths() + bad_data() + token_counts()
             + incr_decr() + cas_flows() + retrieval() + delete_touch() + exptimes()
-            + closing() + pipelined())
+            + closing() + pipelined() + extra())
     splittable = [c for c in storage_matrix() + bad_data() + cas_flows() + incr_decr()[:40]
                   if c.sentinel]
     cases = base + split_variants(splittable) + too_large() + transcript_cases()
