@@ -67,3 +67,26 @@ def test_harness_sees_close(targets):
     ref = targets[0]
     r = run_case(Case("q", [Step(b"get a\r\nquit\r\nversion\r\n")], sentinel=False), ref)[0]
     assert normalized(r) == b"END\r\n<CLOSED>"
+
+
+def test_harness_catches_a_deviating_server(targets):
+    """A memcached started with -C (no CAS) or -I 2m deviates in a few cases; the harness
+    must report exactly those and pass the rest."""
+    import pytest
+    import servers
+    from cases import all_cases
+    from checks import check_case
+    from harness import Target
+
+    by_id = {c.id: c for c in all_cases()}
+    for args, bad, good in (
+            (["-C"], "cas-flow-basic", "cas-missing"),
+            (["-I", "2m"], "toolarge-set", "key250-set")):
+        dev = servers.start_memcached(extra_args=args)
+        try:
+            pair = (targets[0], Target("deviant", dev.port, idle=0.01))
+            check_case(by_id[good], pair)
+            with pytest.raises(pytest.fail.Exception):
+                check_case(by_id[bad], pair)
+        finally:
+            dev.stop()

@@ -325,3 +325,27 @@ def test_ten_thousand_pipelined_commands(pair):
     got = c.read_until(b"END\r\n", n, timeout=60)
     assert got == b"".join(b"STORED\r\nVALUE p%d 0 %d\r\n%d\r\nEND\r\n" % (i, len(str(i)), i)
                            for i in range(n))
+
+
+def test_key_prefix_with_glob_characters():
+    """flush_all with a prefix must delete exactly the prefix's keys, even when the prefix
+    contains Redis glob metacharacters (SCAN MATCH patterns must be escaped)."""
+    prefix = "p[x]*?\\:"
+    r, m = _start_pair(key_prefix=prefix)
+    try:
+        c = RawConn(m.port)
+        c.send(b"set k 0 0 1\r\nx\r\nset j 0 0 1\r\ny\r\n")
+        assert c.read_until(b"\r\n", 2) == b"STORED\r\nSTORED\r\n"
+        assert resp(r.port, "EXISTS", prefix + "k") == 1
+        # keys an unescaped pattern "p[x]*?\\:*" would also match
+        for foreign in ["px:a", "pxyz:b", "px\\:c", "p[x]*?:d"]:
+            resp(r.port, "SET", foreign, "keep")
+        assert c.request(b"flush_all\r\n") == b"OK\r\n"
+        c.send(b"get k j\r\n")
+        assert c.read_get_reply() == b"END\r\n"
+        assert resp(r.port, "EXISTS", prefix + "k", prefix + "j") == 0
+        for foreign in ["px:a", "pxyz:b", "px\\:c", "p[x]*?:d"]:
+            assert resp(r.port, "GET", foreign) == b"keep", foreign
+    finally:
+        m.kill()
+        r.kill()
