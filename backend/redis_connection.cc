@@ -219,7 +219,7 @@ struct RedisConnection::Impl {
     if (started_) return;
     started_ = true;
     initHandles();
-    state_ = State::kBackoff;
+    setState(State::kBackoff);
     beginConnect();
     if (!queue_.empty()) armDeadlineTimer();
   }
@@ -238,7 +238,7 @@ struct RedisConnection::Impl {
       started_ = true;
       initHandles();
     }
-    state_ = State::kStopping;
+    setState(State::kStopping);
     SPDLOG_LOGGER_DEBUG(log_, "redis {}: stopping ({} queued, {} in flight)", name_, queue_.size(),
                         inflight_.size());
     closeSocket();
@@ -326,7 +326,7 @@ struct RedisConnection::Impl {
       queue_.clear();
       queued_bytes_.clear();
       inflight_.clear();
-      counters_.errors += failures.size();
+      counters_.errors.add(failures.size());
       deliver(failures);
     }
     stopped_ = true;
@@ -354,7 +354,7 @@ struct RedisConnection::Impl {
       connectTo(addr);
       return;
     }
-    state_ = State::kResolving;
+    setState(State::kResolving);
     auto* req = new uv_getaddrinfo_t;
     req->data = this;
     resolve_req_ = req;
@@ -414,7 +414,7 @@ struct RedisConnection::Impl {
     s->connect_req.data = s;
     s->write_req.data = s;
     sock_ = s;
-    state_ = State::kConnecting;
+    setState(State::kConnecting);
     if (s->reader == nullptr) {
       connectionFailed("out of memory creating the RESP reader", spdlog::level::err);
       return;
@@ -474,7 +474,7 @@ struct RedisConnection::Impl {
       becomeReady();
       return;
     }
-    state_ = State::kHandshaking;
+    setState(State::kHandshaking);
     transmit(sock_, &out);
   }
 
@@ -501,10 +501,10 @@ struct RedisConnection::Impl {
 
   void becomeReady() {
     uv_timer_stop(&connect_timer_);
-    state_ = State::kReady;
+    setState(State::kReady);
     backoff_attempt_ = 0;
     if (ever_ready_) {
-      ++counters_.reconnects;
+      counters_.reconnects.add();
       log_->info("redis {}: reconnected{}", name_,
                  last_error_.empty() ? "" : " (after: " + last_error_ + ")");
     } else {
@@ -547,7 +547,7 @@ struct RedisConnection::Impl {
     int64_t floor = std::max(lo, cap / 2);
     int64_t delay = std::uniform_int_distribution<int64_t>(floor, cap)(rng_);
     if (backoff_attempt_ < 32) ++backoff_attempt_;
-    state_ = State::kBackoff;
+    setState(State::kBackoff);
     uv_timer_start(&connect_timer_, &Impl::onConnectTimer, static_cast<uint64_t>(delay), 0);
     SPDLOG_LOGGER_DEBUG(log_, "redis {}: reconnecting in {} ms", name_, delay);
   }
@@ -579,7 +579,7 @@ struct RedisConnection::Impl {
     }
     inflight_.clear();
     internal_pending_ = 0;
-    counters_.errors += failures.size();
+    counters_.errors.add(failures.size());
     scheduleReconnect();
     deliver(failures);
   }
@@ -615,7 +615,7 @@ struct RedisConnection::Impl {
     for (const Queued& q : queue_) {
       inflight_.push_back(InFlight{q.completion, Kind::kUser, q.queued_at, now});
     }
-    counters_.commands += queue_.size();
+    counters_.commands.add(queue_.size());
     queue_.clear();
     transmit(s, &queued_bytes_);
   }
@@ -659,7 +659,7 @@ struct RedisConnection::Impl {
       return;
     }
     s->write_in_progress = true;
-    ++counters_.writes;
+    counters_.writes.add();
   }
 
   static void onWrite(uv_write_t* req, int status) {
@@ -739,9 +739,13 @@ struct RedisConnection::Impl {
       }
       if (f.completion == nullptr) continue;  // already failed with kTimeout
       auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - f.sent_at);
-      counters_.latency_us_sum += static_cast<uint64_t>(us.count());
-      ++counters_.latency_count;
-      if (reply->type == REDIS_REPLY_ERROR) ++counters_.errors;
+      const uint64_t latency = static_cast<uint64_t>(us.count());
+      counters_.latency_us_sum.add(latency);
+      counters_.latency_count.add();
+      size_t bucket = 0;
+      while (bucket < std::size(kLatencyBucketsUs) && latency > kLatencyBucketsUs[bucket]) ++bucket;
+      counters_.latency_buckets[bucket].add();
+      if (reply->type == REDIS_REPLY_ERROR) counters_.errors.add();
       f.completion->onRedisReply(reply.get());
       if (sock_ != s) return;  // the completion called stop()
     }
@@ -810,7 +814,7 @@ struct RedisConnection::Impl {
         return;
       }
     }
-    state_ = State::kTlsHandshake;
+    setState(State::kTlsHandshake);
     tlsProgress(s);
   }
 
@@ -918,7 +922,7 @@ struct RedisConnection::Impl {
       failures.emplace_back(f.completion, RedisFailure::kTimeout);
       f.completion = nullptr;
     }
-    counters_.errors += failures.size();
+    counters_.errors.add(failures.size());
     // No reply at all for a whole timeout: the server is stuck or the path is dead. Replies can
     // no longer be matched to anything useful, so start over on a new connection.
     if (!inflight_.empty() && inflight_.front().kind == Kind::kUser &&
@@ -944,6 +948,10 @@ struct RedisConnection::Impl {
   std::shared_ptr<spdlog::logger> log_;
   std::string name_;  // "#<id> host:port", in every log line
   State state_ = State::kIdle;
+  void setState(State s) {
+    state_ = s;
+    counters_.ready.store(s == State::kReady, std::memory_order_relaxed);
+  }
   bool started_ = false;
   bool stopping_ = false;
   bool finishing_ = false;

@@ -10,7 +10,9 @@
 #include <hiredis/hiredis.h>
 #include <uv.h>
 
+#include <atomic>
 #include <chrono>
+#include <iterator>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -19,6 +21,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "backend/counters.h"
 
 namespace mcbridge::backend {
 
@@ -71,13 +75,22 @@ struct RedisOptions {
   std::vector<std::string> scripts;
 };
 
+// Upper bounds (microseconds) of the Redis round-trip latency histogram buckets; a last,
+// implicit bucket holds everything slower.
+inline constexpr uint64_t kLatencyBucketsUs[] = {100,   250,   500,    1000,   2500,   5000,
+                                                 10000, 25000, 50000, 100000, 250000, 1000000};
+inline constexpr size_t kLatencyBucketCount = std::size(kLatencyBucketsUs) + 1;
+
+// Written by the connection's loop thread only; readable from any thread (stats, metrics).
 struct RedisCounters {
-  uint64_t commands = 0;    // commands written (not those that timed out before being sent)
-  uint64_t errors = 0;      // error replies + failures
-  uint64_t reconnects = 0;  // successful connects after the first
-  uint64_t writes = 0;      // uv_write calls: commands / writes = average pipelined batch
-  uint64_t latency_us_sum = 0;
-  uint64_t latency_count = 0;
+  Counter commands;    // commands written (not those that timed out before being sent)
+  Counter errors;      // error replies + failures
+  Counter reconnects;  // successful connects after the first
+  Counter writes;      // uv_write calls: commands / writes = average pipelined batch
+  Counter latency_us_sum;
+  Counter latency_count;
+  Counter latency_buckets[kLatencyBucketCount];  // non-cumulative counts per bucket
+  std::atomic<bool> ready{false};                // connected, authenticated, scripts loaded
 };
 
 class RedisConnection {

@@ -39,11 +39,11 @@ void appendGeneral(Server& server, std::string* out) {
 #undef MCBRIDGE_SUM_COUNTER
     curr += w->counters().curr_connections.load(std::memory_order_relaxed);
     const backend::RedisCounters& rc = w->redis().counters();
-    redis_commands += rc.commands;
-    redis_errors += rc.errors;
-    redis_reconnects += rc.reconnects;
-    latency_sum += rc.latency_us_sum;
-    latency_count += rc.latency_count;
+    redis_commands += rc.commands.get();
+    redis_errors += rc.errors.get();
+    redis_reconnects += rc.reconnects.get();
+    latency_sum += rc.latency_us_sum.get();
+    latency_count += rc.latency_count.get();
   }
   const config::Options& o = server.options();
   const int64_t now = ::time(nullptr);
