@@ -62,7 +62,7 @@ fi
 
 if [[ -f scripts/fuzz.sh ]]; then
   export MCBRIDGE_FUZZ_SECONDS="${MCBRIDGE_FUZZ_SECONDS:-60}"
-  step "fuzz (${MCBRIDGE_FUZZ_SECONDS}s per target)" timeout 900 bash scripts/fuzz.sh || true
+  step "fuzz (${MCBRIDGE_FUZZ_SECONDS}s)" timeout 900 bash scripts/fuzz.sh "$MCBRIDGE_FUZZ_SECONDS" || true
 fi
 
 check_manifests() {
