@@ -19,7 +19,7 @@ BUILD_PACKAGES=(
   # tools the scripts use
   openssl curl netcat-openbsd procps ca-certificates
 )
-RUNTIME_PACKAGES=(libuv1 libhiredis0.14 libspdlog1.10 libssl3 ca-certificates)
+RUNTIME_PACKAGES=(libuv1 libhiredis0.14 libspdlog1.10 libfmt9 libssl3 libstdc++6 ca-certificates)
 
 usage() {
   echo "usage: $0 [--runtime-only]"
