@@ -8,6 +8,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "protocol/request.h"
+
 namespace mcbridge::backend {
 
 // X(name): named as memcached's `stats` names them, where memcached has the counter.
@@ -38,7 +40,8 @@ namespace mcbridge::backend {
   X(total_connections)       \
   X(rejected_connections)    \
   X(backend_error_replies)   \
-  X(backend_failures)
+  X(backend_failures)        \
+  X(protocol_errors)
 
 class Counter {
  public:
@@ -54,6 +57,9 @@ struct Counters {
 #define MCBRIDGE_DECLARE_COUNTER(name) Counter name;
   MCBRIDGE_COUNTERS(MCBRIDGE_DECLARE_COUNTER)
 #undef MCBRIDGE_DECLARE_COUNTER
+  // Per command: requests received, and those answered with SERVER_ERROR (Redis failed).
+  Counter requests[protocol::kCommandCount];
+  Counter server_errors[protocol::kCommandCount];
   // Gauge, not reset by `stats reset`.
   std::atomic<int64_t> curr_connections{0};
 
@@ -61,6 +67,8 @@ struct Counters {
 #define MCBRIDGE_RESET_COUNTER(name) name.reset();
     MCBRIDGE_COUNTERS(MCBRIDGE_RESET_COUNTER)
 #undef MCBRIDGE_RESET_COUNTER
+    for (Counter& c : requests) c.reset();
+    for (Counter& c : server_errors) c.reset();
   }
 };
 

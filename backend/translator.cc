@@ -285,6 +285,7 @@ void Translator::appendValue(const PendingOp& op, std::string_view key, const re
 
 void Translator::errorReply(const PendingOp& op, const redisReply* r, std::string* out) {
   counters_->backend_error_replies.add();
+  counters_->server_errors[static_cast<size_t>(op.command)].add();
   const std::string_view msg(r->str, r->len);
   if (isRetrieval(op.command) && options_.miss_on_error) {
     out->append(reply::kEnd);
@@ -378,11 +379,13 @@ void Translator::finish(const PendingOp& op, const redisReply* r, std::string* o
   }
   // A reply of a type the command never produces: a bug or a foreign proxy in between.
   counters_->backend_error_replies.add();
+  counters_->server_errors[static_cast<size_t>(op.command)].add();
   put(op, kBackendError, out);
 }
 
 void Translator::fail(const PendingOp& op, RedisFailure failure, std::string* out) {
   counters_->backend_failures.add();
+  counters_->server_errors[static_cast<size_t>(op.command)].add();
   if (isRetrieval(op.command) && options_.miss_on_error) {
     out->append(reply::kEnd);
     return;

@@ -37,6 +37,16 @@ enum class Command : uint8_t {
   kShutdown,
   kCacheMemlimit,
 };
+inline constexpr size_t kCommandCount = static_cast<size_t>(Command::kCacheMemlimit) + 1;
+
+// The command's name as the client sends it (for metrics and logs).
+constexpr std::string_view commandName(Command c) {
+  constexpr std::string_view kNames[kCommandCount] = {
+      "get",  "gets", "gat",  "gats",   "set",       "add",     "replace", "append",
+      "prepend", "cas", "incr", "decr", "delete", "touch", "flush_all", "stats",
+      "version", "verbosity", "quit", "shutdown", "cache_memlimit"};
+  return kNames[static_cast<size_t>(c)];
+}
 
 inline constexpr size_t kMaxKeyLength = 250;
 

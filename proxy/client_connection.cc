@@ -110,6 +110,7 @@ void ClientConnection::process() {
         break;
       case protocol::ParseStatus::kError:
         needed_ = 0;
+        worker_->counters().protocol_errors.add();
         if (!r.suppress_reply) localReply(r.error_reply);
         in_.consume(r.consumed);
         break;
@@ -156,6 +157,7 @@ void ClientConnection::localReply(std::string_view bytes) {
 }
 
 void ClientConnection::dispatch(const protocol::Request& req) {
+  worker_->counters().requests[static_cast<size_t>(req.command)].add();
   switch (req.command) {
     case Command::kVersion:
     case Command::kVerbosity:

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "backend/redis_connection.h"
+#include "proxy/admin.h"
 #include "proxy/worker.h"
 
 namespace mcbridge::proxy {
@@ -139,6 +140,11 @@ void Server::start() {
     }
     for (auto& w : workers_) w->addListener({false, bindTcp(a), describe(a)});
   }
+  // The admin port is bound before any worker thread runs, so a bad --admin fails cleanly.
+  if (!options_.admin.empty()) {
+    admin_ = std::make_unique<AdminServer>(this);
+    admin_->start(options_.admin);
+  }
   for (auto& w : workers_) w->start();
   spdlog::info("mcbridge {} listening on {} ({} worker{}), redis {}:{}", MCBRIDGE_VERSION,
                options_.listen.empty() ? std::string("nothing") : describe(options_.listen[0]),
@@ -179,6 +185,7 @@ int Server::run() {
 
   for (auto& w : workers_) w->stop();
   for (auto& w : workers_) w->join();
+  if (admin_) admin_->stop();
   spdlog::info("stopped");
   return 0;
 }

@@ -15,6 +15,7 @@
 namespace mcbridge::proxy {
 
 class Worker;
+class AdminServer;
 
 class Server {
  public:
@@ -43,6 +44,7 @@ class Server {
   config::Options options_;
   backend::CasGenerator cas_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<AdminServer> admin_;
   int64_t start_time_ = 0;
   std::atomic<uint64_t> flush_generation_{0};
   std::atomic<bool> stop_requested_{false};

@@ -144,6 +144,9 @@ Worker::Worker(Server* server, unsigned index, const backend::RedisOptions& redi
   stop_async_.data = this;
   uv_timer_init(&loop_, &drain_timer_);
   drain_timer_.data = this;
+  uv_timer_init(&loop_, &health_timer_);
+  health_timer_.data = this;
+  health_.worker = this;
 }
 
 Worker::~Worker() {
@@ -179,6 +182,7 @@ void Worker::start() {
   }
   uv_check_start(&check_, onCheck);
   redis_->start();
+  uv_timer_start(&health_timer_, onHealthTimer, 0, 1000);
   thread_ = std::thread([this] {
     uv_run(&loop_, UV_RUN_DEFAULT);
     SPDLOG_DEBUG("worker {}: loop ended", index_);
@@ -282,6 +286,23 @@ void Worker::onFlushTimer(uv_timer_t* h) {
   });
 }
 
+void Worker::onHealthTimer(uv_timer_t* h) {
+  auto* self = static_cast<Worker*>(h->data);
+  if (self->health_.pending) return;
+  self->health_.pending = true;
+  self->send({{"PING"}}, &self->health_);
+}
+
+void Worker::HealthCheck::onRedisReply(const redisReply* reply) {
+  pending = false;
+  worker->healthy_.store(reply->type != REDIS_REPLY_ERROR, std::memory_order_relaxed);
+}
+
+void Worker::HealthCheck::onRedisFailure(backend::RedisFailure /*failure*/) {
+  pending = false;
+  worker->healthy_.store(false, std::memory_order_relaxed);
+}
+
 void Worker::onStopAsync(uv_async_t* h) { static_cast<Worker*>(h->data)->beginStop(); }
 
 void Worker::beginStop() {
@@ -318,7 +339,9 @@ void Worker::finishStop() {
   if (stopped_) return;
   stopped_ = true;
   uv_timer_stop(&drain_timer_);
+  uv_timer_stop(&health_timer_);
   redis_->stop([this] {
+    uv_close(reinterpret_cast<uv_handle_t*>(&health_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&stop_async_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);

@@ -62,6 +62,12 @@ class Worker final : public backend::CommandSink {
   void setSinkForTesting(backend::CommandSink* sink) { test_sink_ = sink; }
   void adoptClientForTesting(int fd);
 
+  // Thread-safe: Redis is connected and answered the latest health PING (for /readyz).
+  bool ready() const {
+    return redis_->counters().ready.load(std::memory_order_relaxed) &&
+           healthy_.load(std::memory_order_relaxed);
+  }
+
   // Output to flush at the end of this loop turn.
   void markDirty(ClientConnection* conn);
   void clientClosed(ClientConnection* conn);
@@ -79,6 +85,15 @@ class Worker final : public backend::CommandSink {
   void beginStop();
   void finishStop();
   static void onFlushTimer(uv_timer_t* h);
+  static void onHealthTimer(uv_timer_t* h);
+
+  // PINGs Redis every second, so readiness (and a dead connection) is noticed with no traffic.
+  struct HealthCheck final : backend::RedisCompletion {
+    Worker* worker = nullptr;
+    bool pending = false;
+    void onRedisReply(const redisReply* reply) override;
+    void onRedisFailure(backend::RedisFailure failure) override;
+  };
 
   Server* server_;
   unsigned index_;
@@ -95,6 +110,9 @@ class Worker final : public backend::CommandSink {
   uv_check_t check_;
   uv_async_t stop_async_;
   uv_timer_t drain_timer_;
+  uv_timer_t health_timer_;
+  HealthCheck health_;
+  std::atomic<bool> healthy_{false};
   std::vector<uv_timer_t*> flush_timers_;
   uint64_t next_client_id_ = 1;
   bool stopping_ = false;

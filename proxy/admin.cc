@@ -1,0 +1,160 @@
+#include "proxy/admin.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "backend/counters.h"
+#include "backend/redis_connection.h"
+#include "config/options.h"
+#include "proxy/server.h"
+#include "proxy/worker.h"
+
+namespace mcbridge::proxy {
+namespace {
+
+void metric(std::string* out, std::string_view name, std::string_view type,
+            std::string_view help) {
+  out->append("# HELP mcbridge_").append(name).append(" ").append(help).append("\n");
+  out->append("# TYPE mcbridge_").append(name).append(" ").append(type).append("\n");
+}
+
+void sample(std::string* out, std::string_view name, std::string_view labels, double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", value);
+  out->append("mcbridge_").append(name);
+  if (!labels.empty()) out->append("{").append(labels).append("}");
+  out->append(" ").append(buf).append("\n");
+}
+
+}  // namespace
+
+std::string renderMetrics(Server& server) {
+  backend::Counters total;
+  int64_t connections = 0;
+  uint64_t redis_commands = 0, redis_errors = 0, redis_reconnects = 0, latency_sum_us = 0,
+           latency_count = 0;
+  uint64_t buckets[backend::kLatencyBucketCount] = {};
+  int ready_workers = 0;
+  for (const auto& w : server.workers()) {
+    const backend::Counters& c = w->counters();
+#define MCBRIDGE_SUM_COUNTER(name) total.name.add(c.name.get());
+    MCBRIDGE_COUNTERS(MCBRIDGE_SUM_COUNTER)
+#undef MCBRIDGE_SUM_COUNTER
+    for (size_t i = 0; i < protocol::kCommandCount; ++i) {
+      total.requests[i].add(c.requests[i].get());
+      total.server_errors[i].add(c.server_errors[i].get());
+    }
+    connections += c.curr_connections.load(std::memory_order_relaxed);
+    const backend::RedisCounters& rc = w->redis().counters();
+    redis_commands += rc.commands.get();
+    redis_errors += rc.errors.get();
+    redis_reconnects += rc.reconnects.get();
+    latency_sum_us += rc.latency_us_sum.get();
+    latency_count += rc.latency_count.get();
+    for (size_t i = 0; i < backend::kLatencyBucketCount; ++i) buckets[i] += rc.latency_buckets[i].get();
+    if (w->ready()) ++ready_workers;
+  }
+
+  std::string out;
+  metric(&out, "requests_total", "counter", "Requests received, by command.");
+  for (size_t i = 0; i < protocol::kCommandCount; ++i) {
+    std::string labels = "command=\"";
+    labels.append(protocol::commandName(static_cast<protocol::Command>(i))).append("\"");
+    sample(&out, "requests_total", labels, static_cast<double>(total.requests[i].get()));
+  }
+  metric(&out, "server_errors_total", "counter",
+         "Requests answered with SERVER_ERROR because Redis failed, by command.");
+  for (size_t i = 0; i < protocol::kCommandCount; ++i) {
+    std::string labels = "command=\"";
+    labels.append(protocol::commandName(static_cast<protocol::Command>(i))).append("\"");
+    sample(&out, "server_errors_total", labels, static_cast<double>(total.server_errors[i].get()));
+  }
+#define MCBRIDGE_EXPORT_COUNTER(name)                                             \
+  metric(&out, #name "_total", "counter", "memcached stats counter " #name "."); \
+  sample(&out, #name "_total", "", static_cast<double>(total.name.get()));
+  MCBRIDGE_COUNTERS(MCBRIDGE_EXPORT_COUNTER)
+#undef MCBRIDGE_EXPORT_COUNTER
+  metric(&out, "curr_connections", "gauge", "Open client connections.");
+  sample(&out, "curr_connections", "", static_cast<double>(connections < 0 ? 0 : connections));
+  metric(&out, "backend_up", "gauge",
+         "1 when every worker's Redis connection is up and answered its last PING.");
+  sample(&out, "backend_up", "",
+         ready_workers == static_cast<int>(server.workers().size()) ? 1.0 : 0.0);
+  metric(&out, "redis_commands_total", "counter", "Commands written to Redis.");
+  sample(&out, "redis_commands_total", "", static_cast<double>(redis_commands));
+  metric(&out, "redis_errors_total", "counter", "Redis error replies and failed commands.");
+  sample(&out, "redis_errors_total", "", static_cast<double>(redis_errors));
+  metric(&out, "redis_reconnects_total", "counter", "Reconnections to Redis.");
+  sample(&out, "redis_reconnects_total", "", static_cast<double>(redis_reconnects));
+  metric(&out, "redis_latency_seconds", "histogram", "Redis round-trip latency.");
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < backend::kLatencyBucketCount; ++i) {
+    cumulative += buckets[i];
+    char le[32];
+    if (i < std::size(backend::kLatencyBucketsUs)) {
+      std::snprintf(le, sizeof le, "le=\"%g\"", backend::kLatencyBucketsUs[i] / 1e6);
+    } else {
+      std::snprintf(le, sizeof le, "le=\"+Inf\"");
+    }
+    sample(&out, "redis_latency_seconds_bucket", le, static_cast<double>(cumulative));
+  }
+  sample(&out, "redis_latency_seconds_sum", "", static_cast<double>(latency_sum_us) / 1e6);
+  sample(&out, "redis_latency_seconds_count", "", static_cast<double>(latency_count));
+  return out;
+}
+
+AdminServer::AdminServer(Server* server) : server_(server) {}
+
+AdminServer::~AdminServer() { stop(); }
+
+void AdminServer::start(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) {
+    throw config::ConfigError("invalid --admin '" + address + "': expected HOST:PORT");
+  }
+  std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  int port = 0;
+  try {
+    port = std::stoi(address.substr(colon + 1));
+  } catch (const std::exception&) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) {
+    throw config::ConfigError("invalid --admin '" + address + "': bad port");
+  }
+  http_ = std::make_unique<httplib::Server>();
+  Server* server = server_;
+  http_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  });
+  http_->Get("/readyz", [server](const httplib::Request&, httplib::Response& res) {
+    for (const auto& w : server->workers()) {
+      if (!w->ready()) {
+        res.status = 503;
+        res.set_content("redis not ready\n", "text/plain");
+        return;
+      }
+    }
+    res.set_content("ready\n", "text/plain");
+  });
+  http_->Get("/metrics", [server](const httplib::Request&, httplib::Response& res) {
+    res.set_content(renderMetrics(*server), "text/plain; version=0.0.4");
+  });
+  if (!http_->bind_to_port(host.c_str(), port)) {
+    throw config::ConfigError("cannot listen on --admin " + address);
+  }
+  thread_ = std::thread([this] { http_->listen_after_bind(); });
+  spdlog::info("admin endpoint on http://{}/ (metrics, healthz, readyz)", address);
+}
+
+void AdminServer::stop() {
+  if (http_) http_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace mcbridge::proxy
