@@ -22,7 +22,10 @@ COPY --from=build /src/build/release/mcbridge /usr/local/bin/mcbridge
 # environment variable rather than an ENTRYPOINT flag so that `--listen` (or -e MCBRIDGE_LISTEN)
 # replaces it instead of adding a second listener.
 ENV MCBRIDGE_LISTEN=0.0.0.0:11211
+# The admin endpoint (metrics, health) inside the container; publish 9100 only if scraped from
+# outside.
+ENV MCBRIDGE_ADMIN=0.0.0.0:9100
 USER mcbridge
-EXPOSE 11211
-# HEALTHCHECK: to come with the admin endpoint (--admin).
+EXPOSE 11211 9100
+HEALTHCHECK --interval=10s --timeout=2s --retries=3 CMD curl -fsS http://127.0.0.1:9100/healthz || exit 1
 ENTRYPOINT ["/usr/local/bin/mcbridge"]

@@ -43,6 +43,7 @@ ClientConnection::~ClientConnection() {
 
 void ClientConnection::start() {
   stream()->data = this;
+  last_active_ = uv_now(worker_->loop());
   updateReading();
 }
 
@@ -56,6 +57,7 @@ void ClientConnection::onAlloc(uv_handle_t* h, size_t /*suggested*/, uv_buf_t* b
 void ClientConnection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* /*buf*/) {
   auto* self = static_cast<ClientConnection*>(s->data);
   if (nread > 0) {
+    self->last_active_ = uv_now(self->worker_->loop());
     self->in_.commit(static_cast<size_t>(nread));
     self->worker_->counters().bytes_read.add(static_cast<uint64_t>(nread));
     self->process();

@@ -54,6 +54,9 @@ class ClientConnection {
   bool idle() const { return queue_.empty() && !writing_; }
 
   uint64_t id() const { return id_; }
+  // Loop time (ms) of the last read; a connection with nothing pending older than the idle
+  // timeout is closed (memcached's -o idle_timeout).
+  uint64_t lastActive() const { return last_active_; }
 
   // Called by a slot when its reply is complete.
   void slotReady(ReplySlot* slot);
@@ -103,6 +106,7 @@ class ClientConnection {
   bool closed_ = false;    // handle closed
   bool draining_ = false;  // no more requests: close when the queue is empty (quit, shutdown)
   uint32_t in_flight_ = 0; // slots waiting for Redis
+  uint64_t last_active_ = 0;
 
   friend class Worker;
 };

@@ -288,6 +288,15 @@ void Worker::onFlushTimer(uv_timer_t* h) {
 
 void Worker::onHealthTimer(uv_timer_t* h) {
   auto* self = static_cast<Worker*>(h->data);
+  const uint32_t idle_s = self->options().idle_timeout_s;
+  if (idle_s > 0) {
+    const uint64_t now = uv_now(&self->loop_);
+    std::vector<ClientConnection*> idle;
+    for (ClientConnection* c : self->clients_) {
+      if (c->idle() && now - c->lastActive() >= uint64_t{idle_s} * 1000) idle.push_back(c);
+    }
+    for (ClientConnection* c : idle) c->close();
+  }
   if (self->health_.pending) return;
   self->health_.pending = true;
   self->send({{"PING"}}, &self->health_);

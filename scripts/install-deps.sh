@@ -19,7 +19,7 @@ BUILD_PACKAGES=(
   # tools the scripts use
   openssl curl netcat-openbsd procps ca-certificates
 )
-RUNTIME_PACKAGES=(libuv1 libhiredis0.14 libspdlog1.10 libfmt9 libssl3 libstdc++6 ca-certificates)
+RUNTIME_PACKAGES=(libuv1 libhiredis0.14 libspdlog1.10 libfmt9 libssl3 libstdc++6 libcpp-httplib0.11 ca-certificates curl)
 
 usage() {
   echo "usage: $0 [--runtime-only]"
