@@ -104,9 +104,16 @@ backend::RedisOptions redisOptions(const config::Options& o) {
     r.endpoint.port = o.redis_port;
   }
   if (!o.redis_password_file.empty()) {
-    // "user:password" selects an ACL user, as in the URL.
+    // "user:password" selects an ACL user, as in the URL; Memorystore's AUTH strings (UUIDs)
+    // have no colon and are used whole.
     std::string secret = readSecretFile(o.redis_password_file);
-    r.endpoint.password = secret;
+    const size_t colon = secret.find(':');
+    if (colon != std::string::npos && colon > 0) {
+      r.endpoint.username = secret.substr(0, colon);
+      r.endpoint.password = secret.substr(colon + 1);
+    } else {
+      r.endpoint.password = secret;
+    }
   }
   if (!o.redis_ca_file.empty()) {
     r.endpoint.tls = true;
