@@ -507,3 +507,228 @@ def version_ok(port: int, timeout: float = 2.0) -> bytes:
 def sigterm_and_wait(p: ManagedProcess, timeout: float = 10.0) -> Optional[int]:
     p.signal(signal.SIGTERM)
     return p.wait(timeout)
+
+
+# --------------------------------------------------------------------------- ops helpers
+# Used by the failure / TLS / ops suites (test_int_failures.py, test_int_tls.py,
+# test_int_ops.py). Added functions only: nothing above changes behaviour.
+
+def start_mcbridge_url(redis_url: str, extra_args: Optional[list] = None,
+                       log_level: str = "info", threads: int = 1) -> ManagedProcess:
+    """mcbridge on a fresh loopback port talking to `redis_url` (any redis:// or rediss://
+    URL, e.g. with a password or an ACL user). Its stdout+stderr go to .log_path."""
+    binary = mcbridge_binary()
+    if not binary.is_file():
+        raise ServerStartError(f"mcbridge binary not found at {binary} (set MCBRIDGE_BIN)")
+
+    def argv(port, wd):
+        a = [str(binary), "--listen", f"127.0.0.1:{port}", "--redis", redis_url,
+             "--threads", str(threads)]
+        a += list(extra_args or [])
+        if log_level:
+            a += ["--log-level", log_level]
+        return a
+    return _start("mcbridge", argv)
+
+
+def run_mcbridge(args: list, timeout: float = 10.0,
+                 env: Optional[dict] = None) -> subprocess.CompletedProcess:
+    """Run mcbridge with `args` and wait for it to exit (for start-up errors). Raises
+    subprocess.TimeoutExpired (after killing it) if it is still running after `timeout`.
+    MCBRIDGE_* / REDIS* variables of the caller are not passed unless given in `env`."""
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith("MCBRIDGE_") and k not in ("REDISHOST", "REDISPORT")}
+    base.update(env or {})
+    return subprocess.run([str(mcbridge_binary())] + list(args), capture_output=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL, env=base)
+
+
+def vm_rss_kb(pid: int) -> int:
+    """Resident set size of a process in KiB (/proc/PID/status VmRSS), 0 if gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.02):
+    """Poll `predicate` until it returns something truthy (returned) or `timeout` passes
+    (returns the last falsy value)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = predicate()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
+
+
+def mc_stats(port: int, timeout: float = 5.0) -> dict:
+    """`stats` over a fresh connection, as {name: value string}."""
+    with RawConn(port, timeout=timeout) as c:
+        out = c.request(b"stats\r\n", lines=1, timeout=timeout)
+        while not out.endswith(b"END\r\n"):
+            out += c.read_line(timeout)
+    stats = {}
+    for line in out.decode("ascii", "replace").split("\r\n"):
+        parts = line.split(" ", 2)
+        if len(parts) == 3 and parts[0] == "STAT":
+            stats[parts[1]] = parts[2]
+    return stats
+
+
+def make_tls_certs(directory: Path, sans: str = "IP:127.0.0.1,DNS:localhost",
+                   name: str = "server") -> dict:
+    """A fresh CA and a server certificate signed by it (openssl CLI). Returns paths:
+    {"ca": ca.pem, "ca_key": ..., "cert": <name>.pem, "key": <name>-key.pem}."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    ca, ca_key = d / f"{name}-ca.pem", d / f"{name}-ca-key.pem"
+    cert, key, csr = d / f"{name}.pem", d / f"{name}-key.pem", d / f"{name}.csr"
+    ext = d / f"{name}.ext"
+    ext.write_text(f"subjectAltName={sans}\nbasicConstraints=CA:FALSE\n"
+                   "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
+
+    def run(*a):
+        subprocess.run(["openssl", *map(str, a)], check=True, capture_output=True, timeout=60)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca,
+        "-days", "2", "-subj", f"/CN=mcbridge test CA {name}")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+        "-subj", "/CN=localhost")
+    run("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+        "-out", cert, "-days", "2", "-extfile", ext)
+    return {"ca": ca, "ca_key": ca_key, "cert": cert, "key": key}
+
+
+def start_redis_tls(certs: dict, extra_args: Optional[list] = None) -> ManagedProcess:
+    """redis-server serving TLS only (no plain port) on a fresh loopback port: .port is the
+    TLS port. Clients are not asked for certificates."""
+    def argv(port, wd):
+        return [REDIS_BIN, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
+                "--tls-cert-file", str(certs["cert"]), "--tls-key-file", str(certs["key"]),
+                "--tls-ca-cert-file", str(certs["ca"]), "--tls-auth-clients", "no",
+                "--save", "", "--appendonly", "no", "--dir", str(wd),
+                "--protected-mode", "no"] + list(extra_args or [])
+    return _start("redis-tls", argv)
+
+
+class ClientLoad:
+    """A few client threads doing set/get in a loop over raw sockets against a memcache
+    port, each request bounded by a socket timeout. Every request is recorded as
+    (thread, kind, t_start, t_end, outcome, reply) with outcome one of "ok" (STORED, a hit
+    with the expected value, or END), "server_error" (a SERVER_ERROR line), "stale" (a hit
+    whose value is not the one last stored by this thread), "timeout" (no complete reply
+    within `sock_timeout`: a hang), "connection" (connection refused/reset/closed) or "bad"
+    (anything else). After a timeout or connection failure the thread reconnects."""
+
+    def __init__(self, port: int, threads: int = 3, sock_timeout: float = 3.0,
+                 value_size: int = 64, pause: float = 0.0, tag: str = "ld"):
+        import threading
+        self.port = port
+        self.n = threads
+        self.sock_timeout = sock_timeout
+        self.value_size = value_size
+        self.pause = pause
+        self.tag = tag
+        self.records: list = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
+                         for i in range(threads)]
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self) -> None:
+        for t in self._threads:
+            t.start()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout)
+
+    def _run(self, idx: int) -> None:
+        conn: Optional[RawConn] = None
+        seq = 0
+        last_stored: Optional[bytes] = None
+        key = b"%s-%d" % (self.tag.encode(), idx)
+        while not self._stop.is_set():
+            if conn is None:
+                t0 = time.monotonic()
+                try:
+                    conn = RawConn(self.port, timeout=self.sock_timeout)
+                except OSError as e:
+                    self.records.append((idx, "connect", t0, time.monotonic(), "connection",
+                                         repr(e)))
+                    time.sleep(0.05)
+                    continue
+            seq += 1
+            val = (b"%d:%d:" % (idx, seq)).ljust(self.value_size, b"v")
+            for kind in ("set", "get"):
+                if kind == "set":
+                    req = b"set %s 0 0 %d\r\n%s\r\n" % (key, len(val), val)
+                else:
+                    req = b"get %s\r\n" % key
+                t0 = time.monotonic()
+                try:
+                    conn.send(req)
+                    if kind == "set":
+                        reply = conn.read_line(timeout=self.sock_timeout)
+                    else:
+                        reply = conn.read_get_reply(timeout=self.sock_timeout)
+                except TimeoutError as e:
+                    outcome, reply = "timeout", repr(e).encode()
+                except (ConnectionError, OSError) as e:
+                    outcome, reply = "connection", repr(e).encode()
+                else:
+                    if reply.startswith(b"SERVER_ERROR"):
+                        outcome = "server_error"
+                    elif kind == "set" and reply == b"STORED\r\n":
+                        outcome = "ok"
+                        last_stored = val
+                    elif kind == "get" and reply == b"END\r\n":
+                        outcome = "ok"
+                    elif kind == "get" and reply.startswith(b"VALUE "):
+                        data = reply.split(b"\r\n", 1)[1][:-len(b"\r\nEND\r\n")]
+                        # a failed set may have been applied anyway: its value is fine too
+                        outcome = "ok" if data in (last_stored, val) else "stale"
+                    else:
+                        outcome = "bad"
+                self.records.append((idx, kind, t0, time.monotonic(), outcome, reply))
+                if outcome in ("timeout", "connection", "bad"):
+                    conn.close()
+                    conn = None
+                    time.sleep(0.05)
+                    break
+            if self.pause:
+                time.sleep(self.pause)
+        if conn is not None:
+            conn.close()
+
+    # -- queries over the records
+    def between(self, t0: float, t1: float = float("inf"), kinds=None) -> list:
+        return [r for r in list(self.records)
+                if t0 <= r[2] < t1 and (kinds is None or r[1] in kinds)]
+
+    @staticmethod
+    def outcomes(records: list) -> dict:
+        out: dict = {}
+        for r in records:
+            out[r[4]] = out.get(r[4], 0) + 1
+        return out
+
+    @staticmethod
+    def slowest(records: list) -> float:
+        return max((r[3] - r[2] for r in records), default=0.0)
+
+    def first_ok_after(self, t: float, kinds=("get",)) -> Optional[float]:
+        ends = [r[3] for r in list(self.records)
+                if r[4] == "ok" and r[1] in kinds and r[2] >= t]
+        return min(ends) if ends else None
