@@ -398,3 +398,16 @@ def test_stats_basic_shape(mc):
     assert stats[b"version"] == b"1.6.18"
     assert int(stats[b"get_hits"]) >= 1 and int(stats[b"get_misses"]) >= 1
     assert int(stats[b"cmd_get"]) >= int(stats[b"get_hits"]) + 1
+
+
+def test_binary_protocol_probe_does_not_hang(mc):
+    """A connection whose first byte is 0x80 speaks the binary protocol (memcached
+    auto-negotiates). PROTOCOL.md §6.11: a text-only proxy may close such connections -
+    but it must not leave the client waiting for a reply that never comes."""
+    # binary "version" request: magic 0x80, opcode 0x0b, no key/extras/body
+    mc.send(bytes([0x80, 0x0B]) + bytes(22))
+    got = mc.read_idle(idle=2.0, cap=3.0)
+    if got:
+        assert got[:2] == b"\x81\x0b" and got.endswith(b"1.6.18"), got
+    else:
+        assert mc.closed in ("EOF", "RST"), "no binary reply and the connection stays open"
