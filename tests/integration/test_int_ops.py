@@ -271,6 +271,8 @@ def test_pipelined_gets_without_reading_replies_bounded_memory(procs):
         time.sleep(0.1)
     assert m.alive(), m.log_text()
     took = _responsive(m.port)
+    print(f"unread gets: sent {sent}, RSS {base // 1024} -> peak {peak // 1024} MB, "
+          f"other client served in {took:.3f}s")
     assert took < 2.0, f"another client waited {took:.2f}s"
     assert peak - base < RSS_GROWTH_LIMIT_KB, \
         f"RSS grew {(peak - base) // 1024} MB after {sent} unread gets of 4 KB"
@@ -316,6 +318,8 @@ def test_100mb_garbage_stream_bounded_memory(procs, newlines):
     peak = max(peak, servers.vm_rss_kb(m.pid))
     g.close()
     reader.join(5)
+    print(f"garbage newlines={newlines}: sent {sent >> 20} MB, {outcome}, RSS {base // 1024} -> "
+          f"peak {peak // 1024} MB, other client served in {took:.3f}s")
     assert peak - base < RSS_GROWTH_LIMIT_KB, \
         f"RSS grew {(peak - base) // 1024} MB ({sent >> 20} MB of garbage, {outcome})"
     assert took < 2.0, f"another client waited {took:.2f}s"

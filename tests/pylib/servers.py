@@ -603,16 +603,17 @@ def make_tls_certs(directory: Path, sans: str = "IP:127.0.0.1,DNS:localhost",
     return {"ca": ca, "ca_key": ca_key, "cert": cert, "key": key}
 
 
-def start_redis_tls(certs: dict, extra_args: Optional[list] = None) -> ManagedProcess:
-    """redis-server serving TLS only (no plain port) on a fresh loopback port: .port is the
-    TLS port. Clients are not asked for certificates."""
+def start_redis_tls(certs: dict, extra_args: Optional[list] = None,
+                    port: Optional[int] = None) -> ManagedProcess:
+    """redis-server serving TLS only (no plain port) on a fresh loopback port (or `port`):
+    .port is the TLS port. Clients are not asked for certificates."""
     def argv(port, wd):
         return [REDIS_BIN, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
                 "--tls-cert-file", str(certs["cert"]), "--tls-key-file", str(certs["key"]),
                 "--tls-ca-cert-file", str(certs["ca"]), "--tls-auth-clients", "no",
                 "--save", "", "--appendonly", "no", "--dir", str(wd),
                 "--protected-mode", "no"] + list(extra_args or [])
-    return _start("redis-tls", argv)
+    return _start("redis-tls", argv, port=port, attempts=10 if port else 3)
 
 
 class ClientLoad:
