@@ -122,3 +122,28 @@ def test_too_large(port):
     assert c.set("after", "ok") is True
     assert c.get("after") == "ok"
     c.disconnect_all()
+
+
+def test_libmemcached_noreply_mode(port):
+    """MEMCACHED_BEHAVIOR_NOREPLY: libmemcached appends ' noreply' to every write and reads
+    no reply; any stray reply from the server would desynchronise the following gets."""
+    c = client(port, {"_noreply": True})
+    assert c.set("a", "1") is True
+    c.add("a", "2")                                  # NOT_STORED, unseen
+    c.replace("a", "3")
+    c.append("a", "4")
+    c.prepend("a", "0")
+    assert c.get("a") == "034"
+    c.set_multi({"x": 1, "y": 2})
+    assert c.get_multi(["x", "y"]) == {"x": 1, "y": 2}
+    c.delete("a")
+    c.delete("a")                                    # NOT_FOUND, unseen
+    assert c.get("a") is None
+    for i in range(50):
+        c.set(f"k{i}", i)
+    assert c.get_multi([f"k{i}" for i in range(50)]) == {f"k{i}": i for i in range(50)}
+    c.incr("k1")                                     # return value meaningless in noreply
+    assert c.get("k1") == 2
+    c.flush_all()
+    assert c.get("x") is None
+    c.disconnect_all()
