@@ -76,6 +76,16 @@ void ClientConnection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* /*b
 void ClientConnection::process() {
   const protocol::Parser& parser = worker_->parser();
   protocol::Request req;
+  if (!protocol_checked_ && in_.size() > 0) {
+    protocol_checked_ = true;
+    // memcached switches a connection whose first byte is 0x80 to the binary protocol, which
+    // mcbridge does not speak (yet): close at once rather than wait for a line that never comes.
+    if (static_cast<unsigned char>(in_.data()[0]) == 0x80) {
+      SPDLOG_DEBUG("client {}: binary protocol is not supported, closing", id_);
+      close();
+      return;
+    }
+  }
   while (!draining_ && !closing_) {
     if (swallow_ > 0) {
       size_t n = in_.size() < swallow_ ? in_.size() : static_cast<size_t>(swallow_);

@@ -104,7 +104,8 @@ class ClientConnection {
   bool dirty_ = false;
   bool closing_ = false;   // handle close requested
   bool closed_ = false;    // handle closed
-  bool draining_ = false;  // no more requests: close when the queue is empty (quit, shutdown)
+  bool draining_ = false;
+  bool protocol_checked_ = false;  // the first byte was looked at (0x80 = binary protocol)  // no more requests: close when the queue is empty (quit, shutdown)
   uint32_t in_flight_ = 0; // slots waiting for Redis
   uint64_t last_active_ = 0;
 
