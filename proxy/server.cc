@@ -13,6 +13,7 @@
 #include <csignal>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -83,6 +84,10 @@ int bindUnix(const config::ListenAddress& a) {
 }
 
 std::string readSecretFile(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    throw ConfigError("cannot read --redis-password-file '" + path + "': not a readable file");
+  }
   std::ifstream in(path);
   if (!in) throw ConfigError("cannot read --redis-password-file '" + path + "'");
   std::stringstream ss;

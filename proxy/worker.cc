@@ -140,6 +140,8 @@ Worker::Worker(Server* server, unsigned index, const backend::RedisOptions& redi
   redis_ = std::make_unique<backend::RedisConnection>(&loop_, std::move(ro));
   uv_check_init(&loop_, &check_);
   check_.data = this;
+  uv_prepare_init(&loop_, &prepare_);
+  prepare_.data = this;
   uv_async_init(&loop_, &stop_async_, onStopAsync);
   stop_async_.data = this;
   uv_timer_init(&loop_, &drain_timer_);
@@ -181,6 +183,7 @@ void Worker::start() {
     listeners_.push_back(stream);
   }
   uv_check_start(&check_, onCheck);
+  uv_prepare_start(&prepare_, onPrepare);
   redis_->start();
   uv_timer_start(&health_timer_, onHealthTimer, 0, 1000);
   thread_ = std::thread([this] {
@@ -208,6 +211,9 @@ void Worker::adoptClientForTesting(int fd) {
   counters_.curr_connections.fetch_add(1, std::memory_order_relaxed);
   clients_.insert(conn);
   if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&check_))) uv_check_start(&check_, onCheck);
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&prepare_))) {
+    uv_prepare_start(&prepare_, onPrepare);
+  }
   conn->start();
 }
 
@@ -250,13 +256,15 @@ void Worker::onConnection(uv_stream_t* listener, int status) {
 
 void Worker::markDirty(ClientConnection* conn) { dirty_.push_back(conn); }
 
-void Worker::onCheck(uv_check_t* h) {
-  auto* self = static_cast<Worker*>(h->data);
+void Worker::onCheck(uv_check_t* h) { static_cast<Worker*>(h->data)->flushDirty(); }
+void Worker::onPrepare(uv_prepare_t* h) { static_cast<Worker*>(h->data)->flushDirty(); }
+
+void Worker::flushDirty() {
   // Flushing may mark connections dirty again (a drained backlog parsed anew): loop until quiet.
-  while (!self->dirty_.empty()) {
-    std::vector<ClientConnection*> batch;
-    batch.swap(self->dirty_);
-    for (ClientConnection* c : batch) c->flush();
+  while (!dirty_.empty()) {
+    flushing_.swap(dirty_);  // both keep their capacity: no allocation per turn
+    for (ClientConnection* c : flushing_) c->flush();
+    flushing_.clear();
   }
 }
 
@@ -352,6 +360,7 @@ void Worker::finishStop() {
   redis_->stop([this] {
     uv_close(reinterpret_cast<uv_handle_t*>(&health_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&stop_async_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
     // Pending delayed-flush timers end with the loop.

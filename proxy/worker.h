@@ -80,6 +80,8 @@ class Worker final : public backend::CommandSink {
  private:
   static void onConnection(uv_stream_t* server, int status);
   static void onCheck(uv_check_t* h);
+  static void onPrepare(uv_prepare_t* h);
+  void flushDirty();
   static void onStopAsync(uv_async_t* h);
   static void onDrainTimer(uv_timer_t* h);
   void beginStop();
@@ -107,7 +109,11 @@ class Worker final : public backend::CommandSink {
   std::vector<uv_stream_t*> listeners_;
   std::unordered_set<ClientConnection*> clients_;
   std::vector<ClientConnection*> dirty_;
+  std::vector<ClientConnection*> flushing_;
+  // Replies are flushed once per loop turn: in check (after I/O callbacks) and in prepare (after
+  // timer callbacks, e.g. a request timeout, which would otherwise wait out the next poll).
   uv_check_t check_;
+  uv_prepare_t prepare_;
   uv_async_t stop_async_;
   uv_timer_t drain_timer_;
   uv_timer_t health_timer_;
