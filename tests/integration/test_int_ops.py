@@ -203,9 +203,16 @@ def test_sigint_and_sigterm_exit_zero_under_load(procs, sig):
 def test_max_connections_rejects_the_next_one_and_counts_it(procs):
     limit = 5
     r, m = _pair(procs, ["--max-connections", str(limit)])
-    # the start-up probe's connection may not be closed yet on mcbridge's side
-    assert servers.wait_for(lambda: servers.mc_stats(m.port).get("curr_connections") == "1", 3)
-    conns = [RawConn(m.port) for _ in range(limit)]
+    # connections closed by the client (the start-up probe's) count until mcbridge has seen
+    # the close: wait, over the first connection, until it is the only one counted
+    first = RawConn(m.port)
+
+    def only_me():
+        raw = first.request(b"stats\r\n", lines=1)
+        raw += first.read_until(b"END\r\n", timeout=5)
+        return b"STAT curr_connections 1\r\n" in raw
+    assert servers.wait_for(only_me, 5, 0.05)
+    conns = [first] + [RawConn(m.port) for _ in range(limit - 1)]
     for c in conns:
         assert c.request(b"version\r\n") == VERSION_LINE
     extra = RawConn(m.port)
