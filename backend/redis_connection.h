@@ -70,7 +70,9 @@ struct RedisOptions {
   std::chrono::milliseconds request_timeout{1000};
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds backoff_min{50};
-  std::chrono::milliseconds backoff_max{2000};
+  // At most 1 s between attempts: service is back within a second of Redis returning
+  // (Memorystore failover keeps the IP and drops every connection for a few seconds).
+  std::chrono::milliseconds backoff_max{1000};
   // Lua scripts loaded with SCRIPT LOAD after every (re)connect, before any queued command.
   std::vector<std::string> scripts;
 };

@@ -146,6 +146,7 @@ ReplySlot* ClientConnection::newSlot() {
     free_slots_.pop_back();
   }
   s->ready = false;
+  s->abandoned = s->popped = s->completed = false;
   return s;
 }
 
@@ -246,7 +247,19 @@ void ClientConnection::handleLocal(const protocol::Request& req, ReplySlot* s) {
   if (s == queue_.front()) markDirty();
 }
 
+// A late completion of an abandoned slot: the slot is released by whichever of the completion
+// and the flush comes second.
+bool ClientConnection::absorbAbandoned(ReplySlot* slot) {
+  if (!slot->abandoned) return false;
+  --in_flight_;
+  slot->completed = true;
+  if (slot->popped) releaseSlot(slot);
+  if (closing_) maybeDelete();
+  return true;
+}
+
 void ClientConnection::onRedisReply(ReplySlot* slot, const redisReply* r) {
+  if (absorbAbandoned(slot)) return;
   if (!closing_ && worker_->translator().retryIfNoScript(&slot->op, r, worker_, slot)) return;
   --in_flight_;
   if (closing_) {
@@ -266,6 +279,7 @@ void ClientConnection::onRedisReply(ReplySlot* slot, const redisReply* r) {
 }
 
 void ClientConnection::onRedisFailure(ReplySlot* slot, backend::RedisFailure failure) {
+  if (absorbAbandoned(slot)) return;
   --in_flight_;
   if (closing_) {
     maybeDelete();
@@ -293,7 +307,11 @@ void ClientConnection::flush() {
     ReplySlot* s = queue_.front();
     queue_.pop_front();
     out_.append(s->out);
-    releaseSlot(s);
+    if (s->abandoned && !s->completed) {
+      s->popped = true;  // its completion releases it
+    } else {
+      releaseSlot(s);
+    }
   }
   if (!writing_ && !out_.empty()) {
     writing_buf_.swap(out_);
@@ -346,6 +364,17 @@ void ClientConnection::updateReading() {
     uv_read_stop(stream());
     reading_ = false;
   }
+}
+
+void ClientConnection::abandonPending(std::string_view reply) {
+  for (ReplySlot* s : queue_) {
+    if (s->ready) continue;
+    s->abandoned = true;
+    s->out.clear();
+    if (!s->op.noreply) s->out.assign(reply);
+    s->ready = true;
+  }
+  drain();
 }
 
 void ClientConnection::drain() {

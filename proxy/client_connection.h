@@ -31,6 +31,11 @@ struct ReplySlot final : backend::RedisCompletion {
   backend::PendingOp op;
   std::string out;
   bool ready = false;
+  // Answered without waiting for Redis (shutdown deadline): its completion is still to come
+  // and owns the slot from then on; `popped`/`completed` say which of the two happened first.
+  bool abandoned = false;
+  bool popped = false;
+  bool completed = false;
   void onRedisReply(const redisReply* reply) override;
   void onRedisFailure(backend::RedisFailure failure) override;
 };
@@ -51,6 +56,9 @@ class ClientConnection {
   void close();
   // Stops reading new requests; closes once every queued reply is written (graceful drain).
   void drain();
+  // The drain deadline passed: requests still waiting for Redis are answered with `reply`
+  // now (their late completions are absorbed), then the connection closes.
+  void abandonPending(std::string_view reply);
   bool idle() const { return queue_.empty() && !writing_; }
 
   uint64_t id() const { return id_; }
@@ -78,6 +86,7 @@ class ClientConnection {
   void localReply(std::string_view bytes);
   void markDirty();
   void maybeDelete();
+  bool absorbAbandoned(ReplySlot* slot);
   void updateReading();
   void handleLocal(const protocol::Request& req, ReplySlot* slot);
 

@@ -349,6 +349,14 @@ void Worker::beginStop() {
 void Worker::onDrainTimer(uv_timer_t* h) {
   auto* self = static_cast<Worker*>(h->data);
   std::vector<ClientConnection*> clients(self->clients_.begin(), self->clients_.end());
+  if (!self->drain_expired_) {
+    // Deadline: every request still waiting for Redis gets an error now, so no client is left
+    // without a reply; connections close once that is written, or at the hard stop below.
+    self->drain_expired_ = true;
+    for (ClientConnection* c : clients) c->abandonPending("SERVER_ERROR shutting down\r\n");
+    uv_timer_start(&self->drain_timer_, onDrainTimer, 200, 0);
+    return;
+  }
   for (ClientConnection* c : clients) c->close();
 }
 

@@ -123,6 +123,7 @@ class Worker final : public backend::CommandSink {
   uint64_t next_client_id_ = 1;
   bool stopping_ = false;
   bool stopped_ = false;
+  bool drain_expired_ = false;
   backend::CommandSink* test_sink_ = nullptr;
 };
 

@@ -19,53 +19,6 @@ namespace mcbridge::protocol::test {
 
 using namespace std::literals;
 
-inline const char* commandName(Command c) {
-  switch (c) {
-    case Command::kGet:
-      return "get";
-    case Command::kGets:
-      return "gets";
-    case Command::kGat:
-      return "gat";
-    case Command::kGats:
-      return "gats";
-    case Command::kSet:
-      return "set";
-    case Command::kAdd:
-      return "add";
-    case Command::kReplace:
-      return "replace";
-    case Command::kAppend:
-      return "append";
-    case Command::kPrepend:
-      return "prepend";
-    case Command::kCas:
-      return "cas";
-    case Command::kIncr:
-      return "incr";
-    case Command::kDecr:
-      return "decr";
-    case Command::kDelete:
-      return "delete";
-    case Command::kTouch:
-      return "touch";
-    case Command::kFlushAll:
-      return "flush_all";
-    case Command::kStats:
-      return "stats";
-    case Command::kVersion:
-      return "version";
-    case Command::kVerbosity:
-      return "verbosity";
-    case Command::kQuit:
-      return "quit";
-    case Command::kShutdown:
-      return "shutdown";
-    case Command::kCacheMemlimit:
-      return "cache_memlimit";
-  }
-  return "?";
-}
 
 // Printable form of arbitrary bytes: "\r" "\n" "\t" "\\" and \xNN for other non-printables.
 inline std::string escape(std::string_view s) {
@@ -106,7 +59,7 @@ inline std::string describe(const ParseResult& r, const Request& q) {
     case ParseStatus::kOk:
       break;
   }
-  std::string s = commandName(q.command);
+  std::string s(protocol::commandName(q.command));
   const Request d;
   if (!q.key.empty()) s += " key=" + escape(q.key);
   if (q.key_count != d.key_count || !q.keys.empty()) {
