@@ -85,6 +85,18 @@ def _only(records, allowed):
     return [r for r in records if r[4] not in allowed]
 
 
+def _all_recovered_at(load, t, ok=("ok",)):
+    """When every client was served again after `t`: the end of the last failed request
+    started after `t` (every worker thread has its own Redis connection, so one client
+    succeeding does not mean all do). None if nothing succeeded after it."""
+    fails = [r for r in list(load.records) if r[3] > t and r[4] not in ok]
+    last_fail = max((r[3] for r in fails), default=t)
+    oks = [r[3] for r in list(load.records) if r[4] in ok and r[3] > t]
+    if not [e for e in oks if e >= last_fail]:
+        return None
+    return max(last_fail, min(oks))
+
+
 # --------------------------------------------------------------------------- Redis killed
 
 def test_redis_sigkill_under_load_every_request_answered_promptly(stack):
@@ -123,10 +135,12 @@ def test_redis_sigstop_answers_server_error_then_recovers_after_sigcont(stack):
         time.sleep(2.0)
         t_cont = time.monotonic()
         s.redis.signal(signal.SIGCONT)
-        recovered = servers.wait_for(lambda: load.first_ok_after(t_cont), timeout=5)
-        time.sleep(1.0)
-    assert recovered, "no successful get within 5 s of SIGCONT: " + \
+        first = servers.wait_for(lambda: load.first_ok_after(t_cont), timeout=5)
+        time.sleep(2.0)
+    assert first, "no successful get within 5 s of SIGCONT: " + \
         repr(_describe(load.between(t_cont)[-8:]))
+    recovered = _all_recovered_at(load, t_cont, ok=("ok", "late"))
+    assert recovered, _describe(load.between(t_cont)[-8:])
     during = load.between(t_stop + 0.05, t_cont - ANSWER_LIMIT_S)
     assert len(during) >= 6, during
     assert all(r[4] == "server_error" for r in during), _describe(_only(during, {"server_error"}))
@@ -136,12 +150,18 @@ def test_redis_sigstop_answers_server_error_then_recovers_after_sigcont(stack):
     slow = [r for r in stalled if r[3] - r[2] > ANSWER_LIMIT_S]
     assert not slow, f"answered later than {ANSWER_LIMIT_S}s: {_describe(slow)}"
     # after SIGCONT: service is back, replies match their requests (no late Redis replies
-    # handed to later requests: a get returns this thread's own value)
+    # handed to later requests: a get returns this thread's own value). A set answered
+    # SERVER_ERROR during the stall may still be applied when Redis resumes — possibly after
+    # newer acknowledged sets made over the new connection ("late"): SERVER_ERROR means
+    # "outcome unknown", as with memcached; counted, not failed.
     took = recovered - t_cont
     assert took < 2.0, f"recovery took {took:.2f}s after SIGCONT"
-    settled = load.between(recovered + 0.2)
+    settled = load.between(recovered)
     assert len(settled) > 10
-    assert all(r[4] == "ok" for r in settled), _describe(_only(settled, {"ok"}))
+    assert all(r[4] in ("ok", "late") for r in settled), _describe(_only(settled, {"ok", "late"}))
+    late = [r for r in load.records if r[4] == "late"]
+    if late:
+        print(f"{len(late)} gets saw a failed (SERVER_ERROR) set applied late: {_describe(late, 3)}")
     _assert_clean_exit(s.mc)
 
 
@@ -159,20 +179,25 @@ def test_redis_restart_same_port_recovers_within_a_second(stack, outage_s):
         time.sleep(outage_s)
         s.restart_redis()                   # returns once the port accepts
         t_back = time.monotonic()
-        recovered = servers.wait_for(lambda: load.first_ok_after(t_back), timeout=6)
-        time.sleep(0.8)
-    assert recovered, "no successful get within 6 s of Redis restarting"
+        first = servers.wait_for(lambda: load.first_ok_after(t_back), timeout=6)
+        time.sleep(2.0)
+    assert first, "no successful get within 6 s of Redis restarting"
+    recovered = _all_recovered_at(load, t_back)
+    assert recovered, _describe(load.between(t_back)[-8:])
     took = recovered - t_back
-    print(f"outage {outage_s}s: first successful get {took:.3f}s after Redis accepted again")
-    assert took <= 1.2, (f"first successful get {took:.2f}s after Redis came back "
-                         f"(outage {outage_s}s)")
+    print(f"outage {outage_s}s: first successful get {first - t_back:.3f}s, every client "
+          f"served again {took:.3f}s after Redis accepted again")
+    # ~1 s, plus margin for the client loop and a sanitizer build on 2 loaded cores
+    assert took <= 1.5, (f"clients got errors until {took:.2f}s after Redis came back "
+                         f"(outage {outage_s}s; first success after {first - t_back:.2f}s)")
     window = load.between(t_kill)
     bad = _only(window, {"ok", "server_error"})
     assert not bad, _describe(bad)
     slow = [r for r in window if r[3] - r[2] > ANSWER_LIMIT_S]
     assert not slow, _describe(slow)
-    settled = load.between(recovered + 0.2)
-    assert settled and all(r[4] == "ok" for r in settled), _describe(_only(settled, {"ok"}))
+    settled = load.between(recovered)
+    assert len(settled) > 10 and all(r[4] == "ok" for r in settled), \
+        _describe(_only(settled, {"ok"}))
     _assert_clean_exit(s.mc)
 
 

@@ -620,8 +620,10 @@ class ClientLoad:
     """A few client threads doing set/get in a loop over raw sockets against a memcache
     port, each request bounded by a socket timeout. Every request is recorded as
     (thread, kind, t_start, t_end, outcome, reply) with outcome one of "ok" (STORED, a hit
-    with the expected value, or END), "server_error" (a SERVER_ERROR line), "stale" (a hit
-    whose value is not the one last stored by this thread), "timeout" (no complete reply
+    with the expected value, or END), "server_error" (a SERVER_ERROR line), "late" (a hit
+    whose value is one of this thread's earlier sets that were answered with an error: a
+    failed write that Redis applied after all, later than newer acknowledged writes), "stale"
+    (any other value than the one last stored by this thread), "timeout" (no complete reply
     within `sock_timeout`: a hang), "connection" (connection refused/reset/closed) or "bad"
     (anything else). After a timeout or connection failure the thread reconnects."""
 
@@ -659,6 +661,7 @@ class ClientLoad:
         conn: Optional[RawConn] = None
         seq = 0
         last_stored: Optional[bytes] = None
+        failed_sets: set = set()
         key = b"%s-%d" % (self.tag.encode(), idx)
         while not self._stop.is_set():
             if conn is None:
@@ -699,9 +702,16 @@ class ClientLoad:
                     elif kind == "get" and reply.startswith(b"VALUE "):
                         data = reply.split(b"\r\n", 1)[1][:-len(b"\r\nEND\r\n")]
                         # a failed set may have been applied anyway: its value is fine too
-                        outcome = "ok" if data in (last_stored, val) else "stale"
+                        if data in (last_stored, val):
+                            outcome = "ok"
+                        elif data in failed_sets:
+                            outcome = "late"
+                        else:
+                            outcome = "stale"
                     else:
                         outcome = "bad"
+                if kind == "set" and outcome != "ok":
+                    failed_sets.add(val)
                 self.records.append((idx, kind, t0, time.monotonic(), outcome, reply))
                 if outcome in ("timeout", "connection", "bad"):
                     conn.close()
