@@ -7,6 +7,7 @@
 #include <exception>
 
 #include "config/options.h"
+#include "proxy/logging.h"
 #include "proxy/server.h"
 
 int main(int argc, char** argv) {
@@ -22,12 +23,7 @@ int main(int argc, char** argv) {
     return parsed.exit_code;
   }
   const mcbridge::config::Options& options = parsed.options;
-  spdlog::set_level(spdlog::level::from_str(options.log_level));
-  if (options.log_format == mcbridge::config::LogFormat::kJson) {
-    spdlog::set_pattern(
-        R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","severity":"%^%l%$","logger":"%n","message":"%v"})",
-        spdlog::pattern_time_type::utc);
-  }
+  mcbridge::proxy::setupLogging(options.log_level, options.log_format);
   std::signal(SIGPIPE, SIG_IGN);
   try {
     mcbridge::proxy::Server server(options);
