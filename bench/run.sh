@@ -25,6 +25,7 @@ MC_THREADS=2
 LG_THREADS=2
 IDLE_CONNS=10000
 OUT=""
+LATENCY_RATE=0
 TARGETS="memcached,twemproxy,mcbridge"
 
 usage() {
@@ -40,6 +41,8 @@ usage: bench/run.sh [options]
   --no-build         do not (re)build
   --mcbridge-threads N   mcbridge --threads (default: $MCB_THREADS, as memcached -t 2)
   --idle-conns N     idle connections for the rss workload (default: $IDLE_CONNS)
+  --latency-rate R   open-loop rate of the latency workload (default: half the mcbridge peak
+                     measured by the mix workload, or by a probe run)
   --out FILE         also keep the raw JSON lines here (default: a temp file, printed)
 EOF
   exit 2
@@ -58,6 +61,7 @@ while [[ $# -gt 0 ]]; do
     --mcbridge-threads) MCB_THREADS="$2"; shift 2 ;;
     --idle-conns) IDLE_CONNS="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
+    --latency-rate) LATENCY_RATE="$2"; shift 2 ;;
     -h|--help) usage ;;
     *) echo "run.sh: unknown option $1" >&2; usage ;;
   esac
@@ -286,7 +290,8 @@ EOF
 }
 
 run_latency() {
-  local peak; peak=$(median_mcbridge_mix)
+  local peak
+  if [[ $LATENCY_RATE != 0 ]]; then peak=$((LATENCY_RATE * 2)); else peak=$(median_mcbridge_mix); fi
   if [[ $peak == 0 ]]; then
     log "latency: measuring mcbridge peak first (closed loop, 90/10, 64 conns)"
     local probe
