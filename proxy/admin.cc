@@ -9,6 +9,7 @@
 #include "backend/redis_connection.h"
 #include "config/options.h"
 #include "proxy/server.h"
+#include "proxy/stats.h"
 #include "proxy/worker.h"
 
 namespace mcbridge::proxy {
@@ -31,32 +32,9 @@ void sample(std::string* out, std::string_view name, std::string_view labels, do
 }  // namespace
 
 std::string renderMetrics(Server& server) {
-  backend::Counters total;
-  int64_t connections = 0;
-  uint64_t redis_commands = 0, redis_errors = 0, redis_reconnects = 0, latency_sum_us = 0,
-           latency_count = 0;
-  uint64_t buckets[backend::kLatencyBucketCount] = {};
-  int ready_workers = 0;
-  for (const auto& w : server.workers()) {
-    const backend::Counters& c = w->counters();
-#define MCBRIDGE_SUM_COUNTER(name) total.name.add(c.name.get());
-    MCBRIDGE_COUNTERS(MCBRIDGE_SUM_COUNTER)
-#undef MCBRIDGE_SUM_COUNTER
-    for (size_t i = 0; i < protocol::kCommandCount; ++i) {
-      total.requests[i].add(c.requests[i].get());
-      total.server_errors[i].add(c.server_errors[i].get());
-    }
-    connections += c.curr_connections.load(std::memory_order_relaxed);
-    const backend::RedisCounters& rc = w->redis().counters();
-    redis_commands += rc.commands.get();
-    redis_errors += rc.errors.get();
-    redis_reconnects += rc.reconnects.get();
-    latency_sum_us += rc.latency_us_sum.get();
-    latency_count += rc.latency_count.get();
-    for (size_t i = 0; i < backend::kLatencyBucketCount; ++i) buckets[i] += rc.latency_buckets[i].get();
-    if (w->ready()) ++ready_workers;
-  }
-
+  Totals t;
+  collectTotals(server, &t);
+  const backend::Counters& total = t.counters;
   std::string out;
   metric(&out, "requests_total", "counter", "Requests received, by command.");
   for (size_t i = 0; i < protocol::kCommandCount; ++i) {
@@ -77,21 +55,21 @@ std::string renderMetrics(Server& server) {
   MCBRIDGE_COUNTERS(MCBRIDGE_EXPORT_COUNTER)
 #undef MCBRIDGE_EXPORT_COUNTER
   metric(&out, "curr_connections", "gauge", "Open client connections.");
-  sample(&out, "curr_connections", "", static_cast<double>(connections < 0 ? 0 : connections));
+  sample(&out, "curr_connections", "", static_cast<double>(t.curr_connections));
   metric(&out, "backend_up", "gauge",
          "1 when every worker's Redis connection is up and answered its last PING.");
   sample(&out, "backend_up", "",
-         ready_workers == static_cast<int>(server.workers().size()) ? 1.0 : 0.0);
+         t.ready_workers == server.workers().size() ? 1.0 : 0.0);
   metric(&out, "redis_commands_total", "counter", "Commands written to Redis.");
-  sample(&out, "redis_commands_total", "", static_cast<double>(redis_commands));
+  sample(&out, "redis_commands_total", "", static_cast<double>(t.redis.commands.get()));
   metric(&out, "redis_errors_total", "counter", "Redis error replies and failed commands.");
-  sample(&out, "redis_errors_total", "", static_cast<double>(redis_errors));
+  sample(&out, "redis_errors_total", "", static_cast<double>(t.redis.errors.get()));
   metric(&out, "redis_reconnects_total", "counter", "Reconnections to Redis.");
-  sample(&out, "redis_reconnects_total", "", static_cast<double>(redis_reconnects));
+  sample(&out, "redis_reconnects_total", "", static_cast<double>(t.redis.reconnects.get()));
   metric(&out, "redis_latency_seconds", "histogram", "Redis round-trip latency.");
   uint64_t cumulative = 0;
   for (size_t i = 0; i < backend::kLatencyBucketCount; ++i) {
-    cumulative += buckets[i];
+    cumulative += t.redis.latency_buckets[i].get();
     char le[32];
     if (i < std::size(backend::kLatencyBucketsUs)) {
       std::snprintf(le, sizeof le, "le=\"%g\"", backend::kLatencyBucketsUs[i] / 1e6);
@@ -100,8 +78,9 @@ std::string renderMetrics(Server& server) {
     }
     sample(&out, "redis_latency_seconds_bucket", le, static_cast<double>(cumulative));
   }
-  sample(&out, "redis_latency_seconds_sum", "", static_cast<double>(latency_sum_us) / 1e6);
-  sample(&out, "redis_latency_seconds_count", "", static_cast<double>(latency_count));
+  sample(&out, "redis_latency_seconds_sum", "",
+         static_cast<double>(t.redis.latency_us_sum.get()) / 1e6);
+  sample(&out, "redis_latency_seconds_count", "", static_cast<double>(t.redis.latency_count.get()));
   return out;
 }
 

@@ -29,22 +29,10 @@ std::string formatTimeval(const timeval& tv) {
 }
 
 void appendGeneral(Server& server, std::string* out) {
-  backend::Counters total;
-  int64_t curr = 0;
-  uint64_t redis_commands = 0, redis_errors = 0, redis_reconnects = 0;
-  uint64_t latency_sum = 0, latency_count = 0;
-  for (const auto& w : server.workers()) {
-#define MCBRIDGE_SUM_COUNTER(name) total.name.add(w->counters().name.get());
-    MCBRIDGE_COUNTERS(MCBRIDGE_SUM_COUNTER)
-#undef MCBRIDGE_SUM_COUNTER
-    curr += w->counters().curr_connections.load(std::memory_order_relaxed);
-    const backend::RedisCounters& rc = w->redis().counters();
-    redis_commands += rc.commands.get();
-    redis_errors += rc.errors.get();
-    redis_reconnects += rc.reconnects.get();
-    latency_sum += rc.latency_us_sum.get();
-    latency_count += rc.latency_count.get();
-  }
+  Totals t;
+  collectTotals(server, &t);
+  const backend::Counters& total = t.counters;
+  const int64_t curr = t.curr_connections;
   const config::Options& o = server.options();
   const int64_t now = ::time(nullptr);
   rusage ru{};
@@ -100,11 +88,13 @@ void appendGeneral(Server& server, std::string* out) {
   appendStat(out, "evicted_unfetched", 0);
   appendStat(out, "evictions", 0);
   appendStat(out, "reclaimed", 0);
-  appendStat(out, "redis_commands", redis_commands);
-  appendStat(out, "redis_errors", redis_errors + total.backend_error_replies.get());
+  const uint64_t latency_count = t.redis.latency_count.get();
+  appendStat(out, "redis_commands", t.redis.commands.get());
+  appendStat(out, "redis_errors", t.redis.errors.get());
   appendStat(out, "redis_failures", total.backend_failures.get());
-  appendStat(out, "redis_reconnects", redis_reconnects);
-  appendStat(out, "redis_latency_us", latency_count ? latency_sum / latency_count : 0);
+  appendStat(out, "redis_reconnects", t.redis.reconnects.get());
+  appendStat(out, "redis_latency_us",
+             latency_count ? t.redis.latency_us_sum.get() / latency_count : 0);
   out->append(protocol::reply::kEnd);
 }
 
@@ -127,6 +117,32 @@ void appendSettings(Server& server, std::string* out) {
 }
 
 }  // namespace
+
+void collectTotals(Server& server, Totals* t) {
+  for (const auto& w : server.workers()) {
+    const backend::Counters& c = w->counters();
+#define MCBRIDGE_SUM_COUNTER(name) t->counters.name.add(c.name.get());
+    MCBRIDGE_COUNTERS(MCBRIDGE_SUM_COUNTER)
+#undef MCBRIDGE_SUM_COUNTER
+    for (size_t i = 0; i < protocol::kCommandCount; ++i) {
+      t->counters.requests[i].add(c.requests[i].get());
+      t->counters.server_errors[i].add(c.server_errors[i].get());
+    }
+    t->curr_connections += c.curr_connections.load(std::memory_order_relaxed);
+    const backend::RedisCounters& rc = w->redis().counters();
+    t->redis.commands.add(rc.commands.get());
+    t->redis.errors.add(rc.errors.get());
+    t->redis.reconnects.add(rc.reconnects.get());
+    t->redis.writes.add(rc.writes.get());
+    t->redis.latency_us_sum.add(rc.latency_us_sum.get());
+    t->redis.latency_count.add(rc.latency_count.get());
+    for (size_t i = 0; i < backend::kLatencyBucketCount; ++i) {
+      t->redis.latency_buckets[i].add(rc.latency_buckets[i].get());
+    }
+    if (w->ready()) ++t->ready_workers;
+  }
+  if (t->curr_connections < 0) t->curr_connections = 0;
+}
 
 void appendStats(Server& server, Worker& /*worker*/, std::string_view args, std::string* out) {
   args = trim(args);

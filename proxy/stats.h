@@ -1,8 +1,12 @@
 // `stats` and its subcommands, from the counters of every worker (PROTOCOL.md §6.12).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "backend/counters.h"
+#include "backend/redis_connection.h"
 
 // The memcached version mcbridge answers to `version` and in `stats`: clients (libmemcached)
 // parse it as <major>.<minor>.<micro>, so it must look like memcached's own.
@@ -12,6 +16,15 @@ namespace mcbridge::proxy {
 
 class Server;
 class Worker;
+
+// Every worker's counters added up (a snapshot of relaxed reads: counts move while summed).
+struct Totals {
+  backend::Counters counters;
+  backend::RedisCounters redis;
+  int64_t curr_connections = 0;
+  size_t ready_workers = 0;
+};
+void collectTotals(Server& server, Totals* totals);
 
 // Appends the reply to `stats <args>` (ERROR for an unknown subcommand). Called on `worker`'s
 // thread; reads other workers' counters (relaxed atomics).
