@@ -314,16 +314,29 @@ void ClientConnection::flush() {
     }
   }
   if (!writing_ && !out_.empty()) {
-    writing_buf_.swap(out_);
-    out_.clear();
-    worker_->counters().bytes_written.add(writing_buf_.size());
-    uv_buf_t b = uv_buf_init(writing_buf_.data(), static_cast<unsigned>(writing_buf_.size()));
-    int rc = uv_write(&write_req_, stream(), &b, 1, onWrite);
-    if (rc != 0) {
+    worker_->counters().bytes_written.add(out_.size());
+    // Usually the socket takes everything now; uv_write (and its poll registration, an
+    // epoll_ctl per write in libuv 1.44) only for what it does not.
+    uv_buf_t now = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+    const int written = uv_try_write(stream(), &now, 1);
+    if (written == static_cast<int>(out_.size())) {
+      out_.clear();
+      if (out_.capacity() > kKeepBufferBytes) std::string().swap(out_);
+    } else if (written < 0 && written != UV_EAGAIN) {
       close();
       return;
+    } else {
+      const size_t done = written > 0 ? static_cast<size_t>(written) : 0;
+      writing_buf_.swap(out_);
+      out_.clear();
+      uv_buf_t b = uv_buf_init(writing_buf_.data() + done,
+                               static_cast<unsigned>(writing_buf_.size() - done));
+      if (uv_write(&write_req_, stream(), &b, 1, onWrite) != 0) {
+        close();
+        return;
+      }
+      writing_ = true;
     }
-    writing_ = true;
   }
   if (draining_ && queue_.empty() && !writing_ && out_.empty()) {
     close();
