@@ -198,6 +198,9 @@ int Server::run() {
   for (auto& w : workers_) w->stop();
   for (auto& w : workers_) w->join();
   if (admin_) admin_->stop();
+  for (const config::ListenAddress& a : options_.listen) {
+    if (a.unix_socket) ::unlink(a.host.c_str());  // leave no stale socket file behind
+  }
   spdlog::info("stopped");
   return 0;
 }
