@@ -5,7 +5,7 @@
 //   send()   encodes RESP straight into queued_bytes_ and appends {completion, time} to queue_.
 //   flush()  (a uv_prepare callback, so once per loop turn, just before the loop would block)
 //            moves the whole queue_ into inflight_ and hands queued_bytes_ to one uv_write.
-//   reply    the redisReader yields replies in order; each pops the head of inflight_.
+//   reply    RespReader parses replies in place, in order; each pops the head of inflight_.
 // At most one uv_write is outstanding per socket; commands sent meanwhile stay in queue_ (not yet
 // on the wire) and go out in the next batch when the write completes. A command therefore is in
 // exactly one place: queue_ (never written: safe to keep across a reconnect) or inflight_
@@ -19,6 +19,9 @@
 // deliver), so a completion may call send() or stop() re-entrantly.
 
 #include "backend/redis_connection.h"
+
+#include "backend/read_buffer.h"
+#include "backend/resp_reader.h"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
@@ -174,9 +177,8 @@ struct RedisConnection::Impl {
   // dropped socket (ECANCELED writes, its close) cannot touch the new one. Freed in the close
   // callback of its uv_tcp_t, which libuv runs after the cancelled connect/write callbacks.
   struct Socket {
-    explicit Socket(Impl* o) : owner(o), reader(redisReaderCreate()) {}
+    explicit Socket(Impl* o) : owner(o) {}
     ~Socket() {
-      redisReaderFree(reader);
       if (ssl != nullptr) SSL_free(ssl);  // frees both memory BIOs too
     }
     Socket(const Socket&) = delete;
@@ -190,7 +192,9 @@ struct RedisConnection::Impl {
     std::string writing;  // bytes of the outstanding uv_write
     bool write_in_progress = false;
     bool closing = false;
-    redisReader* reader;
+    ReadBuffer in;       // reply bytes (plaintext), parsed in place
+    size_t in_needed = 0;  // parse again once `in` holds this many bytes
+    RespReader resp;
     SSL* ssl = nullptr;
     BIO* net_in = nullptr;   // ciphertext from the network, read by OpenSSL
     BIO* net_out = nullptr;  // ciphertext produced by OpenSSL, for the wire
@@ -415,10 +419,6 @@ struct RedisConnection::Impl {
     s->write_req.data = s;
     sock_ = s;
     setState(State::kConnecting);
-    if (s->reader == nullptr) {
-      connectionFailed("out of memory creating the RESP reader", spdlog::level::err);
-      return;
-    }
     uv_tcp_nodelay(&s->tcp, 1);
     uv_tcp_keepalive(&s->tcp, 1, 60);
     int rc = uv_tcp_connect(&s->connect_req, &s->tcp, reinterpret_cast<const sockaddr*>(&addr),
@@ -705,7 +705,14 @@ struct RedisConnection::Impl {
 
   static void onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
     auto* s = static_cast<Socket*>(h->data);
-    *buf = uv_buf_init(s->owner->read_buf_.get(), kReadBufferSize);
+    if (s->ssl != nullptr) {  // ciphertext: decrypted into s->in by tlsProgress
+      *buf = uv_buf_init(s->owner->read_buf_.get(), kReadBufferSize);
+      return;
+    }
+    // Plain TCP: replies land where they are parsed, and are copied once, by the completion.
+    size_t avail = 0;
+    char* p = s->in.prepare(kReadBufferSize, s->in_needed, &avail);
+    *buf = uv_buf_init(p, static_cast<unsigned>(avail));
   }
 
   static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
@@ -725,23 +732,32 @@ struct RedisConnection::Impl {
       self->tlsProgress(s);
       return;
     }
-    redisReaderFeed(s->reader, buf->base, static_cast<size_t>(nread));
+    s->in.commit(static_cast<size_t>(nread));
     self->processReplies(s);
   }
 
   void processReplies(Socket* s) {
-    struct ReplyDeleter {
-      void operator()(redisReply* r) const { freeReplyObject(r); }
-    };
     for (;;) {
-      void* raw = nullptr;
-      if (redisReaderGetReply(s->reader, &raw) != REDIS_OK) {
-        connectionFailed(fmt::format("unparsable reply: {}", s->reader->errstr), spdlog::level::err,
+      if (s->in.size() == 0 || s->in.size() < s->in_needed) return;
+      const redisReply* reply = nullptr;
+      size_t consumed = 0;
+      std::string_view error;
+      const RespReader::Status status =
+          s->resp.parse(s->in.data(), &reply, &consumed, &s->in_needed, &error);
+      if (status == RespReader::Status::kNeedMore) return;
+      if (status == RespReader::Status::kError) {
+        connectionFailed(fmt::format("unparsable reply: {}", error), spdlog::level::err,
                          RedisFailure::kDisconnected, RedisFailure::kProtocol);
         return;
       }
-      if (raw == nullptr) return;
-      std::unique_ptr<redisReply, ReplyDeleter> reply(static_cast<redisReply*>(raw));
+      s->in_needed = 0;
+      // The reply points into s->in: consume its bytes only after it has been used. The socket
+      // outlives a completion that drops the connection (it is freed by its close callback).
+      struct Consume {
+        Socket* s;
+        size_t n;
+        ~Consume() { s->in.consume(n); }
+      } consume{s, consumed};
       if (inflight_.empty()) {
         connectionFailed("reply without a command in flight", spdlog::level::err);
         return;
@@ -749,7 +765,7 @@ struct RedisConnection::Impl {
       InFlight f = inflight_.front();
       inflight_.pop_front();
       if (f.kind != Kind::kUser) {
-        if (!onInternalReply(f.kind, reply.get())) return;
+        if (!onInternalReply(f.kind, reply)) return;
         if (sock_ != s) return;
         continue;
       }
@@ -762,7 +778,7 @@ struct RedisConnection::Impl {
       while (bucket < std::size(kLatencyBucketsUs) && latency > kLatencyBucketsUs[bucket]) ++bucket;
       counters_.latency_buckets[bucket].add();
       if (reply->type == REDIS_REPLY_ERROR) counters_.errors.add();
-      f.completion->onRedisReply(reply.get());
+      f.completion->onRedisReply(reply);
       if (sock_ != s) return;  // the completion called stop()
     }
   }
@@ -859,11 +875,12 @@ struct RedisConnection::Impl {
       sendHandshake();
       if (sock_ != s) return;
     }
-    char plain[16 * 1024];
     for (;;) {
-      int n = SSL_read(s->ssl, plain, sizeof plain);
+      size_t avail = 0;
+      char* plain = s->in.prepare(16 * 1024, s->in_needed, &avail);
+      int n = SSL_read(s->ssl, plain, static_cast<int>(std::min<size_t>(avail, INT_MAX)));
       if (n > 0) {
-        redisReaderFeed(s->reader, plain, static_cast<size_t>(n));
+        s->in.commit(static_cast<size_t>(n));
         continue;
       }
       int err = SSL_get_error(s->ssl, n);

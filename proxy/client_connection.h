@@ -18,7 +18,7 @@
 #include "backend/redis_connection.h"
 #include "backend/translator.h"
 #include "protocol/parser.h"
-#include "proxy/read_buffer.h"
+#include "backend/read_buffer.h"
 
 namespace mcbridge::proxy {
 
@@ -98,7 +98,7 @@ class ClientConnection {
   } handle_;
   uv_write_t write_req_;
 
-  ReadBuffer in_;
+  backend::ReadBuffer in_;
   size_t needed_ = 0;      // parse again only when this many unparsed bytes are buffered
   uint64_t swallow_ = 0;   // bytes of a too-large value still to discard
   protocol::Request pending_too_large_;

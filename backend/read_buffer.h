@@ -1,6 +1,6 @@
-// A connection's contiguous read buffer: [start_, end_) holds unparsed bytes. Growing keeps the
-// unparsed bytes contiguous; consuming is O(1); compaction happens only when space is needed, so
-// a large value arriving in many reads is moved at most a few times, never re-scanned per read.
+// A contiguous read buffer (client and Redis connections): [start_, end_) holds the unparsed
+// bytes. Growing keeps them contiguous; consuming is O(1); compaction happens only when space is
+// needed, so a large value arriving in many reads is moved at most a few times, never re-scanned.
 #pragma once
 
 #include <cstddef>
@@ -8,7 +8,7 @@
 #include <memory>
 #include <string_view>
 
-namespace mcbridge::proxy {
+namespace mcbridge::backend {
 
 class ReadBuffer {
  public:
@@ -61,4 +61,4 @@ class ReadBuffer {
   size_t end_ = 0;
 };
 
-}  // namespace mcbridge::proxy
+}  // namespace mcbridge::backend
