@@ -13,14 +13,14 @@
 
 namespace mcbridge {
 
-// Returns the logger registered under `name`, creating a colored stdout logger the first time.
+// Returns the logger registered under `name`, creating a colored stderr logger the first time.
 // A logger registered elsewhere (e.g. by main with its own sinks and format) is returned as is.
 inline std::shared_ptr<spdlog::logger> namedLogger(const std::string& name) {
   static std::mutex mu;
   std::lock_guard<std::mutex> lock(mu);
   if (auto existing = spdlog::get(name)) return existing;
   try {
-    return spdlog::stdout_color_mt(name);
+    return spdlog::stderr_color_mt(name);
   } catch (const spdlog::spdlog_ex&) {
     // Registered concurrently by code that did not go through this helper.
     return spdlog::get(name);

@@ -72,7 +72,7 @@ std::string jsonEscape(std::string_view s) {
 }
 
 void setupLogging(const std::string& level, config::LogFormat format) {
-  spdlog::set_default_logger(spdlog::stdout_color_mt("mcbridge"));
+  spdlog::set_default_logger(spdlog::stderr_color_mt("mcbridge"));
   spdlog::set_level(spdlog::level::from_str(level));
   if (format == config::LogFormat::kJson) {
     auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
