@@ -261,7 +261,7 @@ const Row kRows[] = {
      }},
     {"redis-password-file", "MCBRIDGE_REDIS_PASSWORD_FILE", "FILE", "",
      "File holding the Redis AUTH password, e.g. Memorystore's AUTH string (a trailing newline "
-     "is ignored). Overrides a password in the URL.",
+     "is ignored; user:password selects an ACL user). Overrides a password in the URL.",
      Kind::kValue,
      [](Options& o, const std::vector<std::string>& v) {
        checkReadableFile(single(v));
