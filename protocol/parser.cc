@@ -396,9 +396,17 @@ ParseResult parseSimple(const Line& line, Command command, Request* out) {
   return okResult(line.consumed);
 }
 
-// mg|ms|md|ma|mn|me ... : not implemented yet. ms will need the data-block handling of
+// mn [anything]    (extra words ignored)
+// mg|ms|md|ma|me ... : not implemented yet. ms will need the data-block handling of
 // parseStorage (it has the same need-more / bad-data-chunk framing).
-ParseResult parseMeta(const Line& line, Request* /*out*/) {
+ParseResult parseMeta(const Line& line, Request* out) {
+  const std::string_view verb = line.words.w[0];
+  if (verb == "mn") {
+    Request req;
+    req.command = Command::kMetaNoop;
+    *out = req;
+    return okResult(line.consumed);
+  }
   return errorResult(line.consumed, reply::kError);
 }
 
@@ -526,6 +534,8 @@ ParseResult Parser::parse(std::string_view in, Request* out) const {
     case Command::kQuit:
     case Command::kShutdown:
       return parseSimple(line, entry->command, out);
+    case Command::kMetaNoop:  // reached through parseMeta, not this table
+      break;
   }
   return parseUnknown(line);
 }

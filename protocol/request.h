@@ -36,15 +36,17 @@ enum class Command : uint8_t {
   kQuit,
   kShutdown,
   kCacheMemlimit,
+  // meta commands (the others are not implemented yet and answer ERROR)
+  kMetaNoop,  // mn: "MN", the end marker of a pipeline of quiet meta commands
 };
-inline constexpr size_t kCommandCount = static_cast<size_t>(Command::kCacheMemlimit) + 1;
+inline constexpr size_t kCommandCount = static_cast<size_t>(Command::kMetaNoop) + 1;
 
 // The command's name as the client sends it (for metrics and logs).
 constexpr std::string_view commandName(Command c) {
   constexpr std::string_view kNames[kCommandCount] = {
       "get",  "gets", "gat",  "gats",   "set",       "add",     "replace", "append",
       "prepend", "cas", "incr", "decr", "delete", "touch", "flush_all", "stats",
-      "version", "verbosity", "quit", "shutdown", "cache_memlimit"};
+      "version", "verbosity", "quit", "shutdown", "cache_memlimit", "mn"};
   return kNames[static_cast<size_t>(c)];
 }
 

@@ -178,7 +178,8 @@ void ClientConnection::dispatch(const protocol::Request& req) {
     case Command::kShutdown:
     case Command::kCacheMemlimit:
     case Command::kStats:
-    case Command::kFlushAll: {
+    case Command::kFlushAll:
+    case Command::kMetaNoop: {
       ReplySlot* s = newSlot();
       queue_.push_back(s);
       handleLocal(req, s);
@@ -212,6 +213,9 @@ void ClientConnection::handleLocal(const protocol::Request& req, ReplySlot* s) {
       break;
     case Command::kShutdown:
       s->out.append(reply::kShutdownDisabled);
+      break;
+    case Command::kMetaNoop:
+      s->out.append("MN\r\n");
       break;
     case Command::kStats:
       appendStats(*worker_->server(), *worker_, req.args, &s->out);
