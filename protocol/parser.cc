@@ -169,13 +169,20 @@ bool fitsInItem(uint32_t item_size_max, size_t key_length, uint32_t flags, uint3
 }
 
 // memcached lets an unterminated line grow past 2048 bytes only if, after at most 100 spaces, it
-// starts with "get " or "gets " (gat, bget and tabs do not qualify).
-bool startsLikeMultiget(std::string_view in) {
+// starts with "get " or "gets " (gat, bget and tabs do not qualify). kUndecided: the bytes so far
+// are spaces or a beginning of "get "/"gets ", so only more bytes can tell (reachable only with a
+// line limit under ~106 bytes, but the answer must not depend on how the bytes were split).
+enum class Multiget : uint8_t { kYes, kNo, kUndecided };
+Multiget startsLikeMultiget(std::string_view in) {
   size_t i = 0;
   while (i < in.size() && in[i] == ' ') ++i;
-  if (i > kMaxLeadingSpaces) return false;
-  std::string_view rest = in.substr(i);
-  return rest.starts_with("get ") || rest.starts_with("gets ");
+  if (i > kMaxLeadingSpaces) return Multiget::kNo;
+  const std::string_view rest = in.substr(i);
+  if (rest.starts_with("get ") || rest.starts_with("gets ")) return Multiget::kYes;
+  if (std::string_view("get ").starts_with(rest) || std::string_view("gets ").starts_with(rest)) {
+    return Multiget::kUndecided;
+  }
+  return Multiget::kNo;
 }
 
 bool isNoreply(const Words& words) { return words.w[words.n - 1] == kNoreply; }
@@ -446,9 +453,11 @@ ParseResult Parser::parse(std::string_view in, Request* out) const {
   const size_t line_length =
       nl ? static_cast<size_t>(static_cast<const char*>(nl) - in.data()) : in.size();
   if (line_length > limits_.max_line) {
-    if (!startsLikeMultiget(in.substr(0, line_length)) || line_length > limits_.max_get_line) {
-      return closeResult();
+    const Multiget multiget = startsLikeMultiget(in.substr(0, line_length));
+    if (multiget == Multiget::kUndecided && nl == nullptr && line_length <= limits_.max_get_line) {
+      return needMoreResult(0);
     }
+    if (multiget != Multiget::kYes || line_length > limits_.max_get_line) return closeResult();
   }
   if (!nl) return needMoreResult(0);
 

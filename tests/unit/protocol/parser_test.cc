@@ -605,6 +605,24 @@ TEST_CASE("parser: long multiget lines", "[parser][framing][limits]") {
   CHECK(Parser(limits).parse(longer.substr(0, 4999), &req).status == ParseStatus::kNeedMore);
 }
 
+TEST_CASE("parser: a long line's fate does not depend on how its first bytes are split",
+          "[parser][framing]") {
+  // With a line limit shorter than 100 spaces + "gets ", the spaces alone cannot tell whether
+  // a get line follows: wait for more bytes instead of closing (found by the fuzzer).
+  ParserLimits limits;
+  limits.max_line = 40;
+  limits.max_get_line = 300;
+  const std::string line = std::string(44, ' ') + "gets a b\r\n";
+  CHECK(parseAll(line, limits) == std::vector<std::string>{"gets key=a keys=[a b] n=2"});
+  Request req;
+  for (size_t n : {41, 44, 46, 48}) {
+    INFO(n);
+    CHECK(Parser(limits).parse(line.substr(0, n), &req).status == ParseStatus::kNeedMore);
+  }
+  CHECK(Parser(limits).parse(std::string(44, ' ') + "gex", &req).status == ParseStatus::kClose);
+  CHECK(Parser(limits).parse(std::string(101, ' '), &req).status == ParseStatus::kClose);
+}
+
 TEST_CASE("parser: pipelined requests", "[parser][framing]") {
   const std::string in =
       "set a 0 0 1\r\nx\r\n"
