@@ -62,6 +62,9 @@ fi
 
 if [[ -f scripts/fuzz.sh ]]; then
   export MCBRIDGE_FUZZ_SECONDS="${MCBRIDGE_FUZZ_SECONDS:-60}"
+  # A fixed seed makes a CI failure reproducible (the same inputs come first every run);
+  # scripts/fuzz.sh alone, without it, explores afresh each time.
+  export FUZZ_FLAGS="${FUZZ_FLAGS:--seed=1}"
   step "fuzz (${MCBRIDGE_FUZZ_SECONDS}s)" timeout 900 bash scripts/fuzz.sh "$MCBRIDGE_FUZZ_SECONDS" || true
 fi
 
