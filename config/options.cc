@@ -267,6 +267,12 @@ const Row kRows[] = {
        checkReadableFile(single(v));
        o.redis_password_file = single(v);
      }},
+    {"redis-password", "MCBRIDGE_REDIS_PASSWORD", "SECRET", "",
+     "Redis AUTH password (user:password selects an ACL user). Prefer the environment "
+     "variable or --redis-password-file: a flag shows in process listings. Overrides a "
+     "password in the URL; --redis-password-file overrides it.",
+     Kind::kValue,
+     [](Options& o, const std::vector<std::string>& v) { o.redis_password = single(v); }},
     {"redis-ca-file", "MCBRIDGE_REDIS_CA_FILE", "FILE", "",
      "PEM CA certificate(s) to verify the Redis TLS server (Memorystore's server CA). "
      "Turns TLS on when the address comes from REDISHOST/--redis-host.",

@@ -26,6 +26,7 @@ struct Options {
                                // from redis_host/redis_port, rediss:// if a TLS option is set)
   std::string redis_host;      // REDISHOST
   uint16_t redis_port = 6379;  // REDISPORT
+  std::string redis_password;  // MCBRIDGE_REDIS_PASSWORD; "user:password" for an ACL user
   std::string redis_password_file;
   std::string redis_ca_file;
   std::string redis_tls_server_name;

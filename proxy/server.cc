@@ -108,10 +108,12 @@ backend::RedisOptions redisOptions(const config::Options& o) {
     r.endpoint.host = o.redis_host;
     r.endpoint.port = o.redis_port;
   }
-  if (!o.redis_password_file.empty()) {
+  // Precedence: password file > password option/variable > password in the URL.
+  std::string secret = o.redis_password;
+  if (!o.redis_password_file.empty()) secret = readSecretFile(o.redis_password_file);
+  if (!secret.empty()) {
     // "user:password" selects an ACL user, as in the URL; Memorystore's AUTH strings (UUIDs)
     // have no colon and are used whole.
-    std::string secret = readSecretFile(o.redis_password_file);
     const size_t colon = secret.find(':');
     if (colon != std::string::npos && colon > 0) {
       r.endpoint.username = secret.substr(0, colon);
