@@ -17,11 +17,18 @@
 //
 // Completions are always invoked after the connection's own state is consistent (collect, then
 // deliver), so a completion may call send() or stop() re-entrantly.
+//
+// MGETs sent back to back (typically single-key gets of different clients in one loop turn) are
+// merged into one MGET: Redis spends far less per key on one MGET than on one command per key.
+// The merge is invisible: each sender gets its own slice of the reply array, and since only
+// consecutive MGETs merge, every command still runs in the order it was sent. The open run is
+// encoded (closed) by the next non-MGET command, by flush(), by the deadline check and by stop.
 
 #include "backend/redis_connection.h"
 
 #include "backend/read_buffer.h"
 #include "backend/resp_reader.h"
+#include "backend/ring_queue.h"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
@@ -68,6 +75,14 @@ constexpr size_t kReadBufferSize = size_t{64} * 1024;
 // Buffers keep their capacity between batches; one huge value should not pin memory forever.
 constexpr size_t kKeepCapacity = size_t{4} * 1024 * 1024;
 constexpr std::chrono::milliseconds kMaxDeadlineTick{100};
+// A merged MGET is closed at this many keys or key bytes, so Redis is never blocked long by one
+// command of ours.
+constexpr size_t kMaxMergedKeys = 512;
+constexpr size_t kMaxMergedKeyBytes = size_t{64} * 1024;
+
+bool isMget(std::span<const RedisArg> args) {
+  return args.size() >= 2 && args[0].first == "MGET" && args[0].second.empty();
+}
 
 void appendDecimal(std::string* out, uint64_t v) {
   char buf[24];
@@ -173,6 +188,60 @@ struct RedisConnection::Impl {
   };
   using Failures = std::vector<std::pair<RedisCompletion*, RedisFailure>>;
 
+  // One sender's MGET inside a merged one: its keys are elements [first, first + count).
+  struct MgetPart {
+    RedisCompletion* completion;
+    size_t first;
+    size_t count;
+  };
+  // The completion of a merged MGET: hands each part its slice of the reply, then returns to
+  // the pool. Owned by Impl (mget_fanouts_).
+  struct MgetFanout final : RedisCompletion {
+    Impl* owner = nullptr;
+    std::vector<MgetPart> parts;
+    size_t keys = 0;
+
+    void onRedisReply(const redisReply* reply) override {
+      if (reply->type == REDIS_REPLY_ARRAY && reply->elements == keys) {
+        for (const MgetPart& p : parts) {
+          redisReply slice{};
+          slice.type = REDIS_REPLY_ARRAY;
+          slice.elements = p.count;
+          slice.element = reply->element + p.first;
+          p.completion->onRedisReply(&slice);
+        }
+      } else if (reply->type == REDIS_REPLY_ERROR) {
+        for (const MgetPart& p : parts) p.completion->onRedisReply(reply);
+      } else {
+        static const redisReply kUnexpected = [] {
+          redisReply r{};
+          r.type = REDIS_REPLY_ERROR;
+          r.str = const_cast<char*>("ERR unexpected reply to MGET");
+          r.len = std::strlen(r.str);
+          return r;
+        }();
+        for (const MgetPart& p : parts) p.completion->onRedisReply(&kUnexpected);
+      }
+      release();
+    }
+    void onRedisFailure(RedisFailure failure) override {
+      for (const MgetPart& p : parts) p.completion->onRedisFailure(failure);
+      release();
+    }
+    void release() {
+      parts.clear();
+      keys = 0;
+      owner->free_fanouts_.push_back(this);
+    }
+  };
+  // MGETs sent back to back and not yet encoded.
+  struct MgetRun {
+    std::string keys;  // RESP bulk strings
+    size_t nkeys = 0;
+    std::vector<MgetPart> parts;
+    Clock::time_point queued_at;
+  };
+
   // One TCP connection attempt. Replaced (never reused) on reconnect, so late callbacks of a
   // dropped socket (ECANCELED writes, its close) cannot touch the new one. Freed in the close
   // callback of its uv_tcp_t, which libuv runs after the cancelled connect/write callbacks.
@@ -225,7 +294,7 @@ struct RedisConnection::Impl {
     initHandles();
     setState(State::kBackoff);
     beginConnect();
-    if (!queue_.empty()) armDeadlineTimer();
+    if (!queue_.empty() || !mget_run_.parts.empty()) armDeadlineTimer();
   }
 
   void stop(std::function<void()> done) {
@@ -262,9 +331,14 @@ struct RedisConnection::Impl {
       failLater(loop_, completion, RedisFailure::kShutdown);
       return;
     }
-    size_t before = queued_bytes_.size();
-    encodeCommand(args, &queued_bytes_);
-    queue_.push_back(Queued{completion, Clock::now(), queued_bytes_.size() - before});
+    if (isMget(args)) {
+      addToMgetRun(args.subspan(1), completion);
+    } else {
+      closeMgetRun();
+      size_t before = queued_bytes_.size();
+      encodeCommand(args, &queued_bytes_);
+      queue_.push_back(Queued{completion, Clock::now(), queued_bytes_.size() - before});
+    }
     // While stopping, the last close callback fails everything queued; before start(),
     // commands wait for it.
     if (stopping_ || !started_) return;
@@ -272,6 +346,58 @@ struct RedisConnection::Impl {
     if (state_ == State::kReady && !uv_is_active(reinterpret_cast<uv_handle_t*>(&flush_handle_))) {
       uv_prepare_start(&flush_handle_, &Impl::onFlush);
     }
+  }
+
+  // ---- merged MGETs ----
+
+  void addToMgetRun(std::span<const RedisArg> keys, RedisCompletion* completion) {
+    if (mget_run_.nkeys > 0 && (mget_run_.nkeys + keys.size() > kMaxMergedKeys ||
+                                mget_run_.keys.size() > kMaxMergedKeyBytes)) {
+      closeMgetRun();
+    }
+    if (mget_run_.parts.empty()) mget_run_.queued_at = Clock::now();
+    mget_run_.parts.push_back(MgetPart{completion, mget_run_.nkeys, keys.size()});
+    mget_run_.nkeys += keys.size();
+    for (const RedisArg& k : keys) {
+      std::string& out = mget_run_.keys;
+      out.push_back('$');
+      appendDecimal(&out, k.first.size() + k.second.size());
+      out.append("\r\n");
+      out.append(k.first);
+      out.append(k.second);
+      out.append("\r\n");
+    }
+  }
+
+  // Encodes the open run as one MGET and queues it, with a fan-out completion when it merges
+  // several senders' MGETs.
+  void closeMgetRun() {
+    MgetRun& run = mget_run_;
+    if (run.parts.empty()) return;
+    const size_t before = queued_bytes_.size();
+    queued_bytes_.push_back('*');
+    appendDecimal(&queued_bytes_, run.nkeys + 1);
+    queued_bytes_.append("\r\n$4\r\nMGET\r\n");
+    queued_bytes_.append(run.keys);
+    RedisCompletion* completion = run.parts.front().completion;
+    if (run.parts.size() > 1) {
+      MgetFanout* fanout;
+      if (free_fanouts_.empty()) {
+        mget_fanouts_.push_back(std::make_unique<MgetFanout>());
+        fanout = mget_fanouts_.back().get();
+        fanout->owner = this;
+      } else {
+        fanout = free_fanouts_.back();
+        free_fanouts_.pop_back();
+      }
+      fanout->parts.swap(run.parts);  // both keep their capacity
+      fanout->keys = run.nkeys;
+      completion = fanout;
+    }
+    queue_.push_back(Queued{completion, run.queued_at, queued_bytes_.size() - before});
+    run.parts.clear();
+    run.keys.clear();
+    run.nkeys = 0;
   }
 
   // ---- handles ----
@@ -321,7 +447,9 @@ struct RedisConnection::Impl {
   void maybeFinishStop() {
     if (!stopping_ || stopped_ || finishing_ || open_handles_ > 0) return;
     finishing_ = true;
-    while (!queue_.empty() || !inflight_.empty()) {
+    closeMgetRun();
+    while (!queue_.empty() || !inflight_.empty() || !mget_run_.parts.empty()) {
+      closeMgetRun();
       Failures failures;
       for (const Queued& q : queue_) failures.emplace_back(q.completion, RedisFailure::kShutdown);
       for (const InFlight& f : inflight_) {
@@ -609,6 +737,7 @@ struct RedisConnection::Impl {
   // Moves every queued command into one batch. Only when no write is outstanding: then, for
   // plain TCP, the socket's wire buffer is empty and the batch is swapped in without a copy.
   void flush() {
+    closeMgetRun();
     Socket* s = sock_;
     if (state_ != State::kReady || s == nullptr || s->write_in_progress || queue_.empty()) return;
     auto now = Clock::now();
@@ -934,6 +1063,7 @@ struct RedisConnection::Impl {
   static void onDeadlineTimer(uv_timer_t* t) { static_cast<Impl*>(t->data)->checkDeadlines(); }
 
   void checkDeadlines() {
+    closeMgetRun();
     auto now = Clock::now();
     auto timeout = options_.request_timeout;
     Failures failures;
@@ -944,7 +1074,7 @@ struct RedisConnection::Impl {
     if (n > 0) {
       for (size_t i = 0; i < n; ++i)
         failures.emplace_back(queue_[i].completion, RedisFailure::kTimeout);
-      queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
+      queue_.pop_front(n);
       queued_bytes_.erase(0, bytes);
     }
     // A written command past its deadline is answered now; its reply, if it ever comes, is
@@ -1000,9 +1130,12 @@ struct RedisConnection::Impl {
   uv_getaddrinfo_t* resolve_req_ = nullptr;
   size_t resolve_rotation_ = 0;
 
-  std::deque<Queued> queue_;
+  RingQueue<Queued> queue_;
   std::string queued_bytes_;
-  std::deque<InFlight> inflight_;
+  MgetRun mget_run_;
+  std::vector<std::unique_ptr<MgetFanout>> mget_fanouts_;  // every fan-out ever made
+  std::vector<MgetFanout*> free_fanouts_;
+  RingQueue<InFlight> inflight_;
   size_t internal_pending_ = 0;
 
   std::string last_error_;

@@ -31,7 +31,6 @@ class CommandSink {
 
 // How the Redis reply of a request becomes memcache bytes.
 enum class ReplyKind : uint8_t {
-  kGet,         // GET: bulk or nil
   kMultiGet,    // MGET / get-and-touch script: array of bulk or nil
   kStore,       // SET [NX|XX]: OK or nil -> STORED / NOT_STORED
   kAddExpired,  // EXISTS (add with an already-expired exptime): 0 -> STORED, 1 -> NOT_STORED
@@ -49,7 +48,7 @@ enum class ReplyKind : uint8_t {
 // What a reply needs to know about its request, copied out of the read buffer (the buffer is
 // compacted before the reply comes). Kept in the connection's reply slot and reused.
 struct PendingOp {
-  ReplyKind kind = ReplyKind::kGet;
+  ReplyKind kind = ReplyKind::kMultiGet;
   protocol::Command command = protocol::Command::kGet;
   bool noreply = false;
   std::string keys;  // the key, or the space-separated keys of a multi-get

@@ -50,7 +50,13 @@ void ClientConnection::start() {
 void ClientConnection::onAlloc(uv_handle_t* h, size_t /*suggested*/, uv_buf_t* buf) {
   auto* self = static_cast<ClientConnection*>(h->data);
   size_t avail = 0;
-  char* p = self->in_.prepare(kReadChunk, self->needed_, &avail);
+  // Usually a read holds only complete requests: read them into the worker's scratch buffer
+  // and parse them there; only unparsed bytes left at the end of onRead get a buffer of the
+  // connection's own.
+  std::span<char> scratch = self->worker_->readScratch();
+  char* p = self->in_.canBorrow()
+                ? self->in_.prepareBorrowed(scratch.data(), scratch.size(), &avail)
+                : self->in_.prepare(kReadChunk, self->needed_, &avail);
   *buf = uv_buf_init(p, static_cast<unsigned>(avail));
 }
 
@@ -70,6 +76,7 @@ void ClientConnection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* /*b
       self->close();
     }
   }
+  self->in_.keepUnparsed(self->needed_);
   if (self->in_.size() == 0 && !self->closing_) self->in_.releaseIfEmpty();
 }
 

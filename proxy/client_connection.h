@@ -10,7 +10,6 @@
 #include <uv.h>
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +18,7 @@
 #include "backend/translator.h"
 #include "protocol/parser.h"
 #include "backend/read_buffer.h"
+#include "backend/ring_queue.h"
 
 namespace mcbridge::proxy {
 
@@ -104,7 +104,7 @@ class ClientConnection {
   protocol::Request pending_too_large_;
   std::string too_large_key_;
 
-  std::deque<ReplySlot*> queue_;
+  backend::RingQueue<ReplySlot*> queue_;
   std::vector<ReplySlot*> free_slots_;
   std::string out_;        // bytes ready to write, not yet handed to libuv
   std::string writing_buf_;  // bytes of the write in flight

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_set>
@@ -68,6 +69,10 @@ class Worker final : public backend::CommandSink {
            healthy_.load(std::memory_order_relaxed);
   }
 
+  // A read buffer lent to one client connection at a time, during one read callback (see
+  // ReadBuffer::prepareBorrowed).
+  std::span<char> readScratch() { return {read_scratch_.get(), kReadScratchSize}; }
+
   // Output to flush at the end of this loop turn.
   void markDirty(ClientConnection* conn);
   void clientClosed(ClientConnection* conn);
@@ -97,8 +102,11 @@ class Worker final : public backend::CommandSink {
     void onRedisFailure(backend::RedisFailure failure) override;
   };
 
+  static constexpr size_t kReadScratchSize = 64 * 1024;
+
   Server* server_;
   unsigned index_;
+  std::unique_ptr<char[]> read_scratch_{new char[kReadScratchSize]};
   uv_loop_t loop_;
   std::thread thread_;
   protocol::Parser parser_;

@@ -214,6 +214,93 @@ TEST_CASE("1000 pipelined commands complete in order, in one write", "[redis]") 
   CHECK(chain_order.size() == 50);
 }
 
+TEST_CASE("MGETs sent back to back merge into one command; order and slices kept", "[redis]") {
+  RedisServer server;
+  REQUIRE(server.start());
+  TestLoop loop;
+  Conn conn(loop, optionsFor(server));
+  REQUIRE(conn.waitConnected());
+
+  std::vector<Result> r(8);
+  std::vector<int> order;
+  for (int i = 0; i < 8; ++i) r[i].then = [&order, i](Result&) { order.push_back(i); };
+  conn->send({{"SET"}, {"a"}, {"1"}}, &r[0]);
+  conn->send({{"MGET"}, {"a"}}, &r[1]);                  // merged with the next two
+  conn->send({{"MGET"}, {"p:", "b"}, {"c"}}, &r[2]);      // two-piece key, and a miss
+  conn->send({{"MGET"}, {"a"}, {"missing"}, {"a"}}, &r[3]);
+  conn->send({{"SET"}, {"a"}, {"2"}}, &r[4]);             // closes the run: runs after it
+  conn->send({{"MGET"}, {"a"}}, &r[5]);                   // sees the second SET
+  conn->send({{"HSET"}, {"h"}, {"f"}, {"v"}}, &r[6]);
+  conn->send({{"MGET"}, {"h"}}, &r[7]);                   // another type reads as nil
+  const uint64_t commands_before = conn->counters().commands.get();
+  REQUIRE(loop.runUntil([&] { return allDone(r); }));
+  CHECK(order == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7});
+  for (const Result& x : r) CHECK(x.calls == 1);
+  // SET, one MGET for three senders, SET, MGET, HSET, MGET.
+  CHECK(conn->counters().commands.get() - commands_before == 6);
+  REQUIRE(r[1].isReply(REDIS_REPLY_ARRAY));
+  CHECK(r[1].elements == std::vector<std::string>{"1"});
+  REQUIRE(r[2].isReply(REDIS_REPLY_ARRAY));
+  CHECK(r[2].elements == std::vector<std::string>{"", ""});
+  REQUIRE(r[3].isReply(REDIS_REPLY_ARRAY));
+  CHECK(r[3].elements == std::vector<std::string>{"1", "", "1"});
+  REQUIRE(r[5].isReply(REDIS_REPLY_ARRAY));
+  CHECK(r[5].elements == std::vector<std::string>{"2"});
+  REQUIRE(r[7].isReply(REDIS_REPLY_ARRAY));
+  CHECK(r[7].elements == std::vector<std::string>{""});
+
+  // A long run is cut into several MGETs (bounded work per Redis command); each sender still
+  // gets exactly its own key.
+  constexpr int kSenders = 1200;
+  std::vector<Result> many(kSenders);
+  std::vector<std::string> keys(kSenders);
+  for (int i = 0; i < kSenders; ++i) {
+    keys[i] = i % 2 == 0 ? "a" : "nope" + std::to_string(i);
+    conn->send({{"MGET"}, {keys[i]}}, &many[i]);
+  }
+  const uint64_t before_many = conn->counters().commands.get();
+  REQUIRE(loop.runUntil([&] { return allDone(many); }));
+  const uint64_t merged = conn->counters().commands.get() - before_many;
+  CHECK(merged >= 2);
+  CHECK(merged <= 4);
+  for (int i = 0; i < kSenders; ++i) {
+    REQUIRE(many[i].isReply(REDIS_REPLY_ARRAY));
+    CHECK(many[i].elements == std::vector<std::string>{i % 2 == 0 ? "2" : ""});
+  }
+}
+
+TEST_CASE("a merged MGET fails every sender once", "[redis]") {
+  RedisServer server;
+  REQUIRE(server.start());
+  TestLoop loop;
+  RedisOptions o = optionsFor(server);
+  o.request_timeout = 300ms;
+  Conn conn(loop, o);
+  REQUIRE(conn.waitConnected());
+
+  // The server stops answering: the merged MGET times out, and each sender hears it once.
+  server.pause();
+  std::vector<Result> r(3);
+  for (Result& x : r) conn->send({{"MGET"}, {"k"}}, &x);
+  const bool all_done = loop.runUntil([&] { return allDone(r); }, 3s);
+  server.resume();
+  REQUIRE(all_done);
+  for (const Result& x : r) CHECK(x.isFailure(RedisFailure::kTimeout));
+  loop.runFor(50ms);
+  for (const Result& x : r) CHECK(x.calls == 1);
+
+  // After stop() too, also for MGETs sent from a completion.
+  REQUIRE(loop.runUntil([&] { return conn->connected(); }, 5s));
+  std::vector<Result> queued(3);
+  Result sent_during_stop;
+  queued[0].then = [&](Result&) { conn->send({{"MGET"}, {"k"}}, &sent_during_stop); };
+  for (Result& x : queued) conn->send({{"MGET"}, {"k"}}, &x);
+  conn.stop();
+  REQUIRE(loop.runUntil([&] { return conn.stopped(); }));
+  for (const Result& x : queued) CHECK(x.isFailure(RedisFailure::kShutdown));
+  CHECK(sent_during_stop.isFailure(RedisFailure::kShutdown));
+}
+
 TEST_CASE("AUTH with requirepass", "[redis]") {
   RedisServer::Options so;
   so.extra_args = {"--requirepass", "s3cret pass"};

@@ -46,6 +46,20 @@ redisReply stringReply(const std::string& s) {
   return r;
 }
 
+// An MGET reply of one element (a get of one key is an MGET).
+struct OneKeyReply {
+  redisReply element;
+  redisReply* elements[1] = {&element};
+  redisReply array{};
+  explicit OneKeyReply(redisReply e) : element(e) {
+    array.type = REDIS_REPLY_ARRAY;
+    array.elements = 1;
+    array.element = elements;
+  }
+  OneKeyReply(const OneKeyReply&) = delete;
+  const redisReply* get() const { return &array; }
+};
+
 std::string item(uint32_t flags, std::string_view data) {
   char h[backend::kHeaderSize];
   backend::encodeHeader(flags, 42, h);
@@ -102,16 +116,16 @@ TEST_CASE("replies leave in request order when Redis answers out of order", "[pr
   Harness h;
   h.write("get a\r\nget b\r\nversion\r\nget c\r\n");
   REQUIRE(h.backend.calls.size() == 3);
-  CHECK(h.backend.calls[0].args == std::vector<std::string>{"GET", "a"});
-  CHECK(h.backend.calls[2].args == std::vector<std::string>{"GET", "c"});
+  CHECK(h.backend.calls[0].args == std::vector<std::string>{"MGET", "a"});
+  CHECK(h.backend.calls[2].args == std::vector<std::string>{"MGET", "c"});
 
   // Complete c, then b: nothing may leave before a.
   const std::string vc = item(3, "C"), vb = item(2, "B");
-  redisReply rc = stringReply(vc), rb = stringReply(vb), ra = nilReply();
-  h.backend.calls[2].completion->onRedisReply(&rc);
-  h.backend.calls[1].completion->onRedisReply(&rb);
+  OneKeyReply rc(stringReply(vc)), rb(stringReply(vb)), ra(nilReply());
+  h.backend.calls[2].completion->onRedisReply(rc.get());
+  h.backend.calls[1].completion->onRedisReply(rb.get());
   CHECK(h.read().empty());
-  h.backend.calls[0].completion->onRedisReply(&ra);
+  h.backend.calls[0].completion->onRedisReply(ra.get());
   CHECK(h.read() == "END\r\nVALUE b 2 1\r\nB\r\nEND\r\nVERSION 1.6.18\r\nVALUE c 3 1\r\nC\r\nEND\r\n");
 }
 
@@ -136,10 +150,10 @@ TEST_CASE("parse errors take their place in the reply order", "[proxy]") {
   Harness h;
   h.write("get a\r\nbogus\r\nget b\r\n");
   REQUIRE(h.backend.calls.size() == 2);
-  redisReply nil = nilReply();
-  h.backend.calls[1].completion->onRedisReply(&nil);
+  OneKeyReply nil(nilReply());
+  h.backend.calls[1].completion->onRedisReply(nil.get());
   CHECK(h.read().empty());
-  h.backend.calls[0].completion->onRedisReply(&nil);
+  h.backend.calls[0].completion->onRedisReply(nil.get());
   CHECK(h.read() == "END\r\nERROR\r\nEND\r\n");
 }
 
@@ -152,8 +166,8 @@ TEST_CASE("a client closing with requests in flight is freed after the completio
   h->peer = -1;
   h->spin(20);
   // The socket is gone; the completions still arrive and must not touch freed memory.
-  redisReply nil = nilReply();
-  calls[1].completion->onRedisReply(&nil);
+  OneKeyReply nil(nilReply());
+  calls[1].completion->onRedisReply(nil.get());
   calls[0].completion->onRedisFailure(backend::RedisFailure::kTimeout);
   h->spin(5);
   CHECK(h->worker.counters().curr_connections.load() == 0);
@@ -164,8 +178,8 @@ TEST_CASE("quit answers earlier requests, then closes", "[proxy]") {
   Harness h;
   h.write("get a\r\nquit\r\nversion\r\n");
   REQUIRE(h.backend.calls.size() == 1);
-  redisReply nil = nilReply();
-  h.backend.calls[0].completion->onRedisReply(&nil);
+  OneKeyReply nil(nilReply());
+  h.backend.calls[0].completion->onRedisReply(nil.get());
   h.spin(10);
   CHECK(h.read() == "END\r\n");
   char c;
