@@ -18,8 +18,8 @@
 // Completions are always invoked after the connection's own state is consistent (collect, then
 // deliver), so a completion may call send() or stop() re-entrantly.
 //
-// MGETs sent back to back (typically single-key gets of different clients in one loop turn) are
-// merged into one MGET: Redis spends far less per key on one MGET than on one command per key.
+// Small MGETs sent back to back (typically single-key gets of different clients in one loop
+// turn) are merged into one MGET: Redis spends far less per key on one MGET than on one command per key.
 // The merge is invisible: each sender gets its own slice of the reply array, and since only
 // consecutive MGETs merge, every command still runs in the order it was sent. The open run is
 // encoded (closed) by the next non-MGET command, by flush(), by the deadline check and by stop.
@@ -75,13 +75,17 @@ constexpr size_t kReadBufferSize = size_t{64} * 1024;
 // Buffers keep their capacity between batches; one huge value should not pin memory forever.
 constexpr size_t kKeepCapacity = size_t{4} * 1024 * 1024;
 constexpr std::chrono::milliseconds kMaxDeadlineTick{100};
-// A merged MGET is closed at this many keys or key bytes, so Redis is never blocked long by one
-// command of ours.
-constexpr size_t kMaxMergedKeys = 512;
-constexpr size_t kMaxMergedKeyBytes = size_t{64} * 1024;
+// Merging pays for small MGETs (a get of one key above all); a large one already spreads
+// Redis's per-command cost over its keys, and merging it would only hold its neighbours'
+// replies back until the whole large reply has arrived. A merged MGET is closed at this many
+// keys or key bytes.
+constexpr size_t kMaxKeysToMerge = 16;
+constexpr size_t kMaxMergedKeys = 128;
+constexpr size_t kMaxMergedKeyBytes = size_t{16} * 1024;
 
-bool isMget(std::span<const RedisArg> args) {
-  return args.size() >= 2 && args[0].first == "MGET" && args[0].second.empty();
+bool isMergeableMget(std::span<const RedisArg> args) {
+  return args.size() >= 2 && args.size() - 1 <= kMaxKeysToMerge && args[0].first == "MGET" &&
+         args[0].second.empty();
 }
 
 void appendDecimal(std::string* out, uint64_t v) {
@@ -331,7 +335,7 @@ struct RedisConnection::Impl {
       failLater(loop_, completion, RedisFailure::kShutdown);
       return;
     }
-    if (isMget(args)) {
+    if (isMergeableMget(args)) {
       addToMgetRun(args.subspan(1), completion);
     } else {
       closeMgetRun();
