@@ -277,6 +277,9 @@ void ClientConnection::onRedisReply(ReplySlot* slot, const redisReply* r) {
     maybeDelete();
     return;
   }
+  // Replies already complete ahead of this one (local ones: version, stats, errors) go to the
+  // output first, so that this one can go there directly too.
+  moveReadyToOutput();
   if (slot == queue_.front()) {
     // The head: its reply goes straight to the output, not through the slot's buffer.
     worker_->translator().finish(slot->op, r, &out_);
@@ -301,6 +304,19 @@ void ClientConnection::onRedisFailure(ReplySlot* slot, backend::RedisFailure fai
   markDirty();
 }
 
+void ClientConnection::moveReadyToOutput() {
+  while (!queue_.empty() && queue_.front()->ready) {
+    ReplySlot* s = queue_.front();
+    queue_.pop_front();
+    out_.append(s->out);
+    if (s->abandoned && !s->completed) {
+      s->popped = true;  // its completion releases it
+    } else {
+      releaseSlot(s);
+    }
+  }
+}
+
 void ClientConnection::markDirty() {
   if (!dirty_) {
     dirty_ = true;
@@ -314,16 +330,7 @@ void ClientConnection::flush() {
     maybeDelete();
     return;
   }
-  while (!queue_.empty() && queue_.front()->ready) {
-    ReplySlot* s = queue_.front();
-    queue_.pop_front();
-    out_.append(s->out);
-    if (s->abandoned && !s->completed) {
-      s->popped = true;  // its completion releases it
-    } else {
-      releaseSlot(s);
-    }
-  }
+  moveReadyToOutput();
   if (!writing_ && !out_.empty()) {
     worker_->counters().bytes_written.add(out_.size());
     // Usually the socket takes everything now; uv_write (and its poll registration, an

@@ -84,6 +84,8 @@ class ClientConnection {
   ReplySlot* newSlot();
   void releaseSlot(ReplySlot* slot);
   void localReply(std::string_view bytes);
+  // Appends the replies at the head of the queue that are complete to out_, in order.
+  void moveReadyToOutput();
   void markDirty();
   void maybeDelete();
   bool absorbAbandoned(ReplySlot* slot);
