@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "backend/log.h"
+#include "protocol/reply.h"
 
 namespace mcbridge::backend {
 
@@ -102,7 +103,7 @@ void appendDecimal(std::string* out, uint64_t v) {
 void encodeCommand(std::span<const RedisArg> args, std::string* out) {
   size_t need = 16;
   for (const RedisArg& a : args) need += a.first.size() + a.second.size() + 24;
-  out->reserve(out->size() + need);
+  protocol::reserveMore(out, need);
   out->push_back('*');
   appendDecimal(out, args.size());
   out->append("\r\n");

@@ -32,7 +32,11 @@ void appendValueHeader(std::string* out, std::string_view key, uint32_t flags, s
   out->append("\r\n");
 }
 
+// Room for the header line's fixed text and numbers, the data's "\r\n" and a following "END\r\n".
+constexpr size_t kValueOverhead = 80;
+
 void appendValue(std::string* out, std::string_view key, uint32_t flags, std::string_view data) {
+  reserveMore(out, key.size() + data.size() + kValueOverhead);
   appendValueHeader(out, key, flags, data.size(), nullptr);
   out->append(data);
   out->append("\r\n");
@@ -40,6 +44,7 @@ void appendValue(std::string* out, std::string_view key, uint32_t flags, std::st
 
 void appendValueCas(std::string* out, std::string_view key, uint32_t flags, std::string_view data,
                     uint64_t cas) {
+  reserveMore(out, key.size() + data.size() + kValueOverhead);
   appendValueHeader(out, key, flags, data.size(), &cas);
   out->append(data);
   out->append("\r\n");

@@ -36,6 +36,15 @@ inline constexpr std::string_view kMemlimitAdjustFailed =
     "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes\r\n";
 }  // namespace reply
 
+// Makes room for `more` bytes after out's current contents, growing at least geometrically: a
+// large value appended right after is copied once (std::string's own growth would allocate the
+// exact size for the data, then copy it all again to append the "\r\n" after it), and a run of
+// such calls stays linear.
+inline void reserveMore(std::string* out, size_t more) {
+  const size_t need = out->size() + more;
+  if (need > out->capacity()) out->reserve(need > 2 * out->capacity() ? need : 2 * out->capacity());
+}
+
 // "VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n"
 void appendValue(std::string* out, std::string_view key, uint32_t flags, std::string_view data);
 void appendValueCas(std::string* out, std::string_view key, uint32_t flags, std::string_view data,
