@@ -23,6 +23,7 @@
 // The merge is invisible: each sender gets its own slice of the reply array, and since only
 // consecutive MGETs merge, every command still runs in the order it was sent. The open run is
 // encoded (closed) by the next non-MGET command, by flush(), by the deadline check and by stop.
+// (A Redis Cluster connection must merge only keys of one hash slot: CROSSSLOT otherwise.)
 
 #include "backend/redis_connection.h"
 
