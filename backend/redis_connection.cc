@@ -19,10 +19,11 @@
 // deliver), so a completion may call send() or stop() re-entrantly.
 //
 // Small MGETs sent back to back (typically single-key gets of different clients in one loop
-// turn) are merged into one MGET: Redis spends far less per key on one MGET than on one command per key.
-// The merge is invisible: each sender gets its own slice of the reply array, and since only
-// consecutive MGETs merge, every command still runs in the order it was sent. The open run is
-// encoded (closed) by the next non-MGET command, by flush(), by the deadline check and by stop.
+// turn) are merged into one MGET: Redis spends far less per key on one MGET than on one command
+// per key. The merge is invisible: each sender gets its own slice of the reply array, and since
+// only consecutive MGETs merge, every command still runs in the order it was sent. The open run
+// is encoded (closed) by the next non-MGET command, by flush(), by the deadline check and by
+// stop.
 // (A Redis Cluster connection must merge only keys of one hash slot: CROSSSLOT otherwise.)
 
 #include "backend/redis_connection.h"
@@ -101,6 +102,16 @@ void appendDecimal(std::string* out, uint64_t v) {
 // a two-piece argument (14-byte item header + the client's data) would first have to be joined
 // (one copy of the value) and then formatted (a second copy). Here the value is copied once,
 // straight into the output buffer.
+// $<len>\r\n<bytes>\r\n
+void appendBulk(const RedisArg& a, std::string* out) {
+  out->push_back('$');
+  appendDecimal(out, a.first.size() + a.second.size());
+  out->append("\r\n");
+  out->append(a.first);
+  out->append(a.second);
+  out->append("\r\n");
+}
+
 void encodeCommand(std::span<const RedisArg> args, std::string* out) {
   size_t need = 16;
   for (const RedisArg& a : args) need += a.first.size() + a.second.size() + 24;
@@ -108,14 +119,7 @@ void encodeCommand(std::span<const RedisArg> args, std::string* out) {
   out->push_back('*');
   appendDecimal(out, args.size());
   out->append("\r\n");
-  for (const RedisArg& a : args) {
-    out->push_back('$');
-    appendDecimal(out, a.first.size() + a.second.size());
-    out->append("\r\n");
-    out->append(a.first);
-    out->append(a.second);
-    out->append("\r\n");
-  }
+  for (const RedisArg& a : args) appendBulk(a, out);
 }
 
 bool parseIpLiteral(const std::string& host, uint16_t port, sockaddr_storage* out) {
@@ -364,15 +368,7 @@ struct RedisConnection::Impl {
     if (mget_run_.parts.empty()) mget_run_.queued_at = Clock::now();
     mget_run_.parts.push_back(MgetPart{completion, mget_run_.nkeys, keys.size()});
     mget_run_.nkeys += keys.size();
-    for (const RedisArg& k : keys) {
-      std::string& out = mget_run_.keys;
-      out.push_back('$');
-      appendDecimal(&out, k.first.size() + k.second.size());
-      out.append("\r\n");
-      out.append(k.first);
-      out.append(k.second);
-      out.append("\r\n");
-    }
+    for (const RedisArg& k : keys) appendBulk(k, &mget_run_.keys);
   }
 
   // Encodes the open run as one MGET and queues it, with a fan-out completion when it merges
@@ -453,7 +449,6 @@ struct RedisConnection::Impl {
   void maybeFinishStop() {
     if (!stopping_ || stopped_ || finishing_ || open_handles_ > 0) return;
     finishing_ = true;
-    closeMgetRun();
     while (!queue_.empty() || !inflight_.empty() || !mget_run_.parts.empty()) {
       closeMgetRun();
       Failures failures;
