@@ -267,7 +267,7 @@ void Translator::sendTouch(const protocol::Request& req, int64_t now, PendingOp*
 }
 
 void Translator::appendValue(const PendingOp& op, std::string_view key, const redisReply* r,
-                             std::string* out) {
+                             std::string* out, DirectValue* direct) {
   const bool touching = isTouching(op.command);
   if (r->type != REDIS_REPLY_STRING) {
     (touching ? counters_->touch_misses : counters_->get_misses).add();
@@ -275,6 +275,15 @@ void Translator::appendValue(const PendingOp& op, std::string_view key, const re
   }
   (touching ? counters_->touch_hits : counters_->get_hits).add();
   const ItemView item = decodeItem(std::string_view(r->str, r->len));
+  if (direct != nullptr && direct->data.empty() && item.data.size() >= direct->min_size) {
+    const uint64_t cas = item.cas;
+    protocol::appendValueHeader(out, key, item.flags, item.data.size(),
+                                withCas(op.command) ? &cas : nullptr);
+    direct->offset = out->size();
+    direct->data = item.data;
+    out->append("\r\n");
+    return;
+  }
   if (withCas(op.command)) {
     protocol::appendValueCas(out, key, item.flags, item.data, item.cas);
   } else {
@@ -298,7 +307,8 @@ void Translator::errorReply(const PendingOp& op, const redisReply* r, std::strin
   put(op, kBackendError, out);
 }
 
-void Translator::finish(const PendingOp& op, const redisReply* r, std::string* out) {
+void Translator::finish(const PendingOp& op, const redisReply* r, std::string* out,
+                        DirectValue* direct) {
   if (r->type == REDIS_REPLY_ERROR) {
     errorReply(op, r, out);
     return;
@@ -311,7 +321,9 @@ void Translator::finish(const PendingOp& op, const redisReply* r, std::string* o
       protocol::KeyIterator keys(op.keys);
       std::string_view key;
       size_t i = 0;
-      while (keys.next(&key) && i < r->elements) appendValue(op, key, r->element[i++], out);
+      while (keys.next(&key) && i < r->elements) {
+        appendValue(op, key, r->element[i++], out, direct);
+      }
       out->append(reply::kEnd);
       return;
     }

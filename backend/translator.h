@@ -60,6 +60,16 @@ struct PendingOp {
   bool retried = false;
 };
 
+// A value the caller writes to the client straight from the Redis reply instead of copying it
+// into the output: finish() leaves a gap for it. Set min_size; after finish(), a non-empty
+// `data` belongs at `offset` of the output (it points into the reply: valid as long as the
+// reply is).
+struct DirectValue {
+  size_t min_size = 0;
+  size_t offset = 0;
+  std::string_view data;
+};
+
 struct TranslatorOptions {
   std::string key_prefix;
   uint32_t item_size_max = 1024 * 1024;
@@ -77,8 +87,10 @@ class Translator {
   [[nodiscard]] bool start(const protocol::Request& req, int64_t now, PendingOp* op,
                            CommandSink* sink, RedisCompletion* completion, std::string* out);
 
-  // Turns the Redis reply of `op` into memcache bytes appended to *out.
-  void finish(const PendingOp& op, const redisReply* reply, std::string* out);
+  // Turns the Redis reply of `op` into memcache bytes appended to *out. With `direct`, the first
+  // retrieved value of at least direct->min_size bytes is not copied: see DirectValue.
+  void finish(const PendingOp& op, const redisReply* reply, std::string* out,
+              DirectValue* direct = nullptr);
   // If `reply` is NOSCRIPT for a script command not yet retried, sends it again as EVAL (which
   // also reloads Redis's script cache) and returns true: the completion will run again.
   [[nodiscard]] bool retryIfNoScript(PendingOp* op, const redisReply* reply, CommandSink* sink,
@@ -97,7 +109,7 @@ class Translator {
   void sendRetrieval(const protocol::Request& req, int64_t now, PendingOp* op, CommandSink* sink,
                      RedisCompletion* completion);
   void appendValue(const PendingOp& op, std::string_view key, const redisReply* r,
-                   std::string* out);
+                   std::string* out, DirectValue* direct);
   // Sends EVALSHA <sha> <args_> and remembers the arguments for a NOSCRIPT retry.
   void sendScript(int script_index, PendingOp* op, CommandSink* sink,
                   RedisCompletion* completion);

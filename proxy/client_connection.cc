@@ -23,6 +23,10 @@ constexpr size_t kMaxQueuedReplies = 1024;
 constexpr size_t kMaxPendingOutput = 4 * 1024 * 1024;
 // Reply buffers larger than this are freed after use instead of kept for the next request.
 constexpr size_t kKeepBufferBytes = 64 * 1024;
+// Values at least this large go from Redis's reply to the socket without being copied into the
+// output first, when nothing else waits to be written: copying them would cost more than the
+// extra write (they are not batched with the other replies of the turn).
+constexpr size_t kDirectWriteMin = 64 * 1024;
 
 }  // namespace
 
@@ -282,9 +286,13 @@ void ClientConnection::onRedisReply(ReplySlot* slot, const redisReply* r) {
   moveReadyToOutput();
   if (slot == queue_.front()) {
     // The head: its reply goes straight to the output, not through the slot's buffer.
-    worker_->translator().finish(slot->op, r, &out_);
+    backend::DirectValue direct;
+    direct.min_size = kDirectWriteMin;
+    const bool can_direct = out_.empty() && !writing_;
+    worker_->translator().finish(slot->op, r, &out_, can_direct ? &direct : nullptr);
     queue_.pop_front();
     releaseSlot(slot);
+    if (!direct.data.empty() && !writeDirect(direct)) return;
   } else {
     worker_->translator().finish(slot->op, r, &slot->out);
     slot->ready = true;
@@ -302,6 +310,30 @@ void ClientConnection::onRedisFailure(ReplySlot* slot, backend::RedisFailure fai
   worker_->translator().fail(slot->op, failure, &slot->out);
   slot->ready = true;
   markDirty();
+}
+
+bool ClientConnection::writeDirect(const backend::DirectValue& d) {
+  uv_buf_t bufs[3] = {
+      uv_buf_init(out_.data(), static_cast<unsigned>(d.offset)),
+      uv_buf_init(const_cast<char*>(d.data.data()), static_cast<unsigned>(d.data.size())),
+      uv_buf_init(out_.data() + d.offset, static_cast<unsigned>(out_.size() - d.offset))};
+  const int written = uv_try_write(stream(), bufs, 3);
+  if (written < 0 && written != UV_EAGAIN) {
+    close();
+    return false;
+  }
+  size_t done = written > 0 ? static_cast<size_t>(written) : 0;
+  worker_->counters().bytes_written.add(done);
+  // What the socket did not take is copied into the output, in order, for flush().
+  std::string rest;
+  protocol::reserveMore(&rest, out_.size() + d.data.size() - done);
+  for (const uv_buf_t& b : bufs) {
+    const size_t skip = done < b.len ? done : b.len;
+    rest.append(b.base + skip, b.len - skip);
+    done -= skip;
+  }
+  out_.swap(rest);
+  return true;
 }
 
 void ClientConnection::moveReadyToOutput() {

@@ -84,6 +84,9 @@ class ClientConnection {
   ReplySlot* newSlot();
   void releaseSlot(ReplySlot* slot);
   void localReply(std::string_view bytes);
+  // Writes out_ (empty before the reply) with d.data inserted at d.offset, as far as the socket
+  // takes it now; the rest replaces out_. Returns false when the connection was closed.
+  bool writeDirect(const backend::DirectValue& d);
   // Appends the replies at the head of the queue that are complete to out_, in order.
   void moveReadyToOutput();
   void markDirty();
