@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# CPU per request of mcbridge and of the redis-server behind it, for one load; several builds of
+# mcbridge are run in turn (interleaved over rounds), so an A/B of a change is one command.
+#
+#   bench/cpu_per_request.sh [--rounds N] [--seconds S] BIN [BIN...] [-- loadgen options...]
+#   bench/cpu_per_request.sh /tmp/old/mcbridge build-bench/mcbridge -- --value-size 512000 \
+#       --keys 200 --conns 8
+#
+# CPU time is read from /proc/PID/stat (user + system) around a closed-loop loadgen run on a
+# fresh redis-server and mcbridge (--threads 2) each time; a first short run warms them up.
+# On a shared machine, CPU per request moves less than throughput does.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(dirname "$HERE")"
+LOADGEN="${LOADGEN:-$ROOT/build-bench/bench/mcbridge_loadgen}"
+ROUNDS=3
+SECS=4
+BINS=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --rounds) ROUNDS="$2"; shift 2 ;;
+    --seconds) SECS="$2"; shift 2 ;;
+    --) shift; break ;;
+    *) BINS+=("$1"); shift ;;
+  esac
+done
+LOAD=("$@")
+[[ ${#BINS[@]} -gt 0 ]] || { echo "usage: bench/cpu_per_request.sh BIN [BIN...] [-- loadgen options]" >&2; exit 2; }
+[[ -x $LOADGEN ]] || { echo "cpu_per_request.sh: no $LOADGEN (bench/run.sh builds it)" >&2; exit 1; }
+
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_port() {
+  for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done
+  echo "cpu_per_request.sh: nothing listening on $1" >&2; return 1
+}
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+for ((round = 1; round <= ROUNDS; round++)); do
+  for bin in "${BINS[@]}"; do
+    rp=$(free_port)
+    redis-server --port "$rp" --bind 127.0.0.1 --save '' --appendonly no >/dev/null 2>&1 &
+    rpid=$!; PIDS=("$rpid"); wait_port "$rp"
+    mp=$(free_port)
+    "$bin" --listen "127.0.0.1:$mp" --redis "redis://127.0.0.1:$rp" --threads 2 --log-level warn &
+    mpid=$!; PIDS+=("$mpid"); wait_port "$mp"
+    "$LOADGEN" --server "127.0.0.1:$mp" --duration 1 --warmup 0 "${LOAD[@]}" >/dev/null
+    m0=$(ticks "$mpid"); r0=$(ticks "$rpid")
+    out=$("$LOADGEN" --server "127.0.0.1:$mp" --duration "$SECS" --warmup 0 --no-prefill "${LOAD[@]}")
+    m1=$(ticks "$mpid"); r1=$(ticks "$rpid")
+    python3 - "$bin" "$round" "$m0" "$m1" "$r0" "$r1" "$(getconf CLK_TCK)" "$out" <<'PY'
+import json, sys
+bin_, rnd, m0, m1, r0, r1, hz, out = sys.argv[1:]
+d = json.loads(out)
+ops = max(d["ops"], 1)
+us = lambda a, b: (float(b) - float(a)) * 1e6 / float(hz) / ops
+print(f"round {rnd} {bin_}: {d['ops_per_sec']:.0f} ops/s, mcbridge {us(m0, m1):.2f} us/request, "
+      f"redis {us(r0, r1):.2f} us/request, p99 {d['lat_us']['p99']} us, errors {d['errors']}")
+PY
+    kill "$mpid" "$rpid" 2>/dev/null || true
+    wait "$mpid" "$rpid" 2>/dev/null || true
+  done
+done
