@@ -306,7 +306,9 @@ const Row kRows[] = {
      [](Options& o, const std::vector<std::string>& v) {
        o.connect_timeout_ms = parseU32(single(v), 1, 600000, "milliseconds");
      }},
-    {"threads", "MCBRIDGE_THREADS", "N", "0", "Worker threads; 0 = one per CPU core.",
+    {"threads", "MCBRIDGE_THREADS", "N", "0",
+     "Worker threads; 0 = one per CPU the process may use (affinity, capped by a cgroup CPU "
+     "limit).",
      Kind::kValue,
      [](Options& o, const std::vector<std::string>& v) {
        o.threads = parseU32(single(v), 0, 256, "a number of threads");

@@ -20,6 +20,7 @@
 
 #include "backend/redis_connection.h"
 #include "proxy/admin.h"
+#include "proxy/cpus.h"
 #include "proxy/worker.h"
 
 namespace mcbridge::proxy {
@@ -143,7 +144,7 @@ void Server::start() {
   start_time_ = ::time(nullptr);
   const backend::RedisOptions redis = redisOptions(options_);
   unsigned threads = options_.threads;
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  if (threads == 0) threads = availableCpus();
   for (unsigned i = 0; i < threads; ++i) {
     workers_.push_back(std::make_unique<Worker>(this, i, redis));
   }
