@@ -34,11 +34,8 @@ cleanup() {
   wait 2>/dev/null || true
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_port() {
-  for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done
-  echo "cpu_per_request.sh: nothing listening on $1" >&2; return 1
-}
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"  # free_port, wait_port
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 for ((round = 1; round <= ROUNDS; round++)); do

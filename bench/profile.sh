@@ -48,16 +48,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-wait_port() {
-  for _ in $(seq 300); do
-    (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "profile.sh: nothing listening on $1" >&2; return 1
-}
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"  # free_port, wait_port
 
 RD_PORT=$(free_port)
 redis-server --port "$RD_PORT" --bind 127.0.0.1 --save '' --appendonly no --logfile "$TMP/redis.log" &
