@@ -27,6 +27,10 @@ constexpr size_t kKeepBufferBytes = 64 * 1024;
 // output first, when nothing else waits to be written: copying them would cost more than the
 // extra write (they are not batched with the other replies of the turn).
 constexpr size_t kDirectWriteMin = 64 * 1024;
+// When the request is the connection's last one, no other reply can join its write this turn:
+// writing it at once costs no extra write, so only values too small to be worth a scatter write
+// are copied.
+constexpr size_t kDirectWriteMinLast = 4 * 1024;
 
 }  // namespace
 
@@ -287,7 +291,7 @@ void ClientConnection::onRedisReply(ReplySlot* slot, const redisReply* r) {
   if (slot == queue_.front()) {
     // The head: its reply goes straight to the output, not through the slot's buffer.
     backend::DirectValue direct;
-    direct.min_size = kDirectWriteMin;
+    direct.min_size = queue_.size() == 1 ? kDirectWriteMinLast : kDirectWriteMin;
     const bool can_direct = out_.empty() && !writing_;
     worker_->translator().finish(slot->op, r, &out_, can_direct ? &direct : nullptr);
     queue_.pop_front();

@@ -217,3 +217,21 @@ TEST_CASE("a large value is written from the Redis reply, the rest kept in order
   CHECK(got == expected);
   CHECK(h.worker.counters().bytes_written.get() == expected.size());
 }
+
+TEST_CASE("a mid-size value of a connection's last request is written without a copy", "[proxy]") {
+  Harness h;
+  h.write("gets mid\r\n");
+  REQUIRE(h.backend.calls.size() == 1);
+  const std::string data(5000, 'm');
+  std::string raw = item(3, data);
+  {
+    OneKeyReply r(stringReply(raw));
+    h.backend.calls[0].completion->onRedisReply(r.get());
+    std::fill(raw.begin(), raw.end(), 'X');  // the reply's memory is gone after the call
+  }
+  const std::string expected = "VALUE mid 3 5000 42\r\n" + data + "\r\nEND\r\n";
+  std::string got;
+  for (int i = 0; i < 200 && got.size() < expected.size(); ++i) got += h.read();
+  CHECK(got == expected);
+  CHECK(h.worker.counters().bytes_written.get() == expected.size());
+}
