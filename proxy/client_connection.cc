@@ -328,6 +328,10 @@ bool ClientConnection::writeDirect(const backend::DirectValue& d) {
   }
   size_t done = written > 0 ? static_cast<size_t>(written) : 0;
   worker_->counters().bytes_written.add(done);
+  if (done == out_.size() + d.data.size()) {
+    out_.clear();  // keeps its capacity for the next reply
+    return true;
+  }
   // What the socket did not take is copied into the output, in order, for flush().
   std::string rest;
   protocol::reserveMore(&rest, out_.size() + d.data.size() - done);
