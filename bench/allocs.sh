@@ -23,16 +23,9 @@ LOADGEN="$BUILD_DIR/bench/mcbridge_loadgen"
 MCBRIDGE="$BUILD_DIR/mcbridge"
 [[ -x $LOADGEN && -x $MCBRIDGE ]] || { echo "allocs.sh: build $BUILD_DIR first (bench/run.sh builds it)" >&2; exit 1; }
 
-TMP="$(mktemp -d /tmp/mcbridge-allocs.XXXXXX)"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
 # shellcheck source=bench/lib.sh
-source "$HERE/lib.sh"  # free_port, wait_port
+source "$HERE/lib.sh"  # free_port, wait_port, start_scratch
+start_scratch allocs
 
 gcc -O2 -shared -fPIC -o "$TMP/malloc_count.so" "$HERE/allocs/malloc_count.c"
 RD_PORT=$(free_port)

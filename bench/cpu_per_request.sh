@@ -31,16 +31,9 @@ LOAD=("$@")
 [[ ${#BINS[@]} -gt 0 ]] || { echo "usage: bench/cpu_per_request.sh BIN [BIN...] [-- loadgen options]" >&2; exit 2; }
 [[ -x $LOADGEN ]] || { echo "cpu_per_request.sh: no $LOADGEN (bench/run.sh builds it)" >&2; exit 1; }
 
-PIDS=()
-TMP="$(mktemp -d /tmp/mcbridge-cpu.XXXXXX)"
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
 # shellcheck source=bench/lib.sh
-source "$HERE/lib.sh"  # free_port, wait_port
+source "$HERE/lib.sh"  # free_port, wait_port, start_scratch
+start_scratch cpu
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 if [[ $TLS == 1 ]]; then
   (

@@ -14,3 +14,16 @@ wait_port() {
   echo "$(basename "$0"): nothing listening on $1" >&2
   return 1
 }
+
+# Makes $TMP (removed on exit) and kills every pid in PIDS on exit, whatever happens.
+# Usage: start_scratch NAME, then PIDS+=("$pid") for each server started.
+start_scratch() {
+  TMP="$(mktemp -d "/tmp/mcbridge-$1.XXXXXX")"
+  PIDS=()
+  trap _bench_cleanup EXIT
+}
+_bench_cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$TMP"
+}
