@@ -30,6 +30,7 @@ import hashlib
 import io
 import math
 import pickle
+import re
 import zlib
 
 from . import namespace_manager
@@ -83,8 +84,7 @@ def resolve_namespace(namespace):
     return namespace
 
 
-def _plain(key):
-    return all(0x21 <= c <= 0x7e for c in key)
+_plain = re.compile(rb"[!-~]*\Z").match  # printable ASCII, no space
 
 
 def wire_key(namespace, key):
