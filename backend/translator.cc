@@ -37,6 +37,23 @@ void put(const PendingOp& op, std::string_view bytes, std::string* out) {
   if (!op.noreply) out->append(bytes);
 }
 
+// EVALSHA/EVAL <script> <numkeys> <keys...> <args...>: every script takes one key except
+// get-and-touch, which takes the request's keys and answers one element per key.
+Route scriptRoute(const PendingOp* op) {
+  if (op->script == static_cast<int8_t>(Script::kGetAndTouch)) {
+    uint32_t numkeys = 0;
+    std::string_view first = op->script_args;  // its first argument is numkeys
+    if (first.size() >= sizeof(uint32_t)) {
+      uint32_t len;
+      std::memcpy(&len, first.data(), sizeof len);
+      std::string_view digits = first.substr(sizeof len, len);
+      std::from_chars(digits.data(), digits.data() + digits.size(), numkeys);
+    }
+    return Route::keys(3, static_cast<uint32_t>(numkeys), /*read=*/false, /*numkeys_arg=*/2);
+  }
+  return Route::key(3);
+}
+
 }  // namespace
 
 Translator::Translator(TranslatorOptions options, CasGenerator* cas, Counters* counters)
@@ -56,7 +73,7 @@ void Translator::sendScript(int script_index, PendingOp* op, CommandSink* sink,
     op->script_args.append(a.second);
   }
   args_.insert(args_.begin(), {{"EVALSHA"}, {script(static_cast<Script>(script_index)).sha1}});
-  sink->send(args_, completion);
+  sink->send(scriptRoute(op), args_, completion);
 }
 
 bool Translator::retryIfNoScript(PendingOp* op, const redisReply* r, CommandSink* sink,
@@ -75,7 +92,7 @@ bool Translator::retryIfNoScript(PendingOp* op, const redisReply* r, CommandSink
     args_.push_back({rest.substr(0, len)});
     rest.remove_prefix(len);
   }
-  sink->send(args_, completion);
+  sink->send(scriptRoute(op), args_, completion);
   return true;
 }
 
@@ -108,7 +125,7 @@ bool Translator::start(const protocol::Request& req, int64_t now, PendingOp* op,
           op->kind = ReplyKind::kTooLarge;
           op->keys.assign(req.key);
           args_.assign({{"DEL"}, keyArg(req.key)});
-          sink->send(args_, completion);
+          sink->send(Route::key(1), args_, completion);
           return true;
         }
         put(*op, reply::kTooLarge, out);
@@ -133,7 +150,7 @@ bool Translator::start(const protocol::Request& req, int64_t now, PendingOp* op,
       op->kind = ReplyKind::kDelete;
       op->keys.assign(req.key);
       args_.assign({{"DEL"}, keyArg(req.key)});
-      sink->send(args_, completion);
+      sink->send(Route::key(1), args_, completion);
       return true;
     case Command::kTouch:
       counters_->cmd_touch.add();
@@ -175,7 +192,8 @@ void Translator::sendRetrieval(const protocol::Request& req, int64_t now, Pendin
   op->kind = ReplyKind::kMultiGet;
   args_.assign({{"MGET"}});
   while (keys.next(&key)) args_.push_back(keyArg(key));
-  sink->send(args_, completion);
+  sink->send(Route::keys(1, static_cast<uint32_t>(args_.size() - 1), /*read=*/true), args_,
+             completion);
 }
 
 void Translator::sendStorage(const protocol::Request& req, int64_t now, PendingOp* op,
@@ -227,7 +245,7 @@ void Translator::sendStorage(const protocol::Request& req, int64_t now, PendingO
       op->kind = req.command == Command::kSet ? ReplyKind::kSetExpired : ReplyKind::kReplaceExpired;
       args_.assign({{"DEL"}, keyArg(req.key)});
     }
-    sink->send(args_, completion);
+    sink->send(Route::key(1), args_, completion);
     return;
   }
 
@@ -239,7 +257,7 @@ void Translator::sendStorage(const protocol::Request& req, int64_t now, PendingO
   }
   if (req.command == Command::kAdd) args_.push_back({"NX"});
   if (req.command == Command::kReplace) args_.push_back({"XX"});
-  sink->send(args_, completion);
+  sink->send(Route::key(1), args_, completion);
 }
 
 void Translator::sendTouch(const protocol::Request& req, int64_t now, PendingOp* op,
@@ -263,7 +281,7 @@ void Translator::sendTouch(const protocol::Request& req, int64_t now, PendingOp*
       args_.assign({{"DEL"}, keyArg(req.key)});
       break;
   }
-  sink->send(args_, completion);
+  sink->send(Route::key(1), args_, completion);
 }
 
 void Translator::appendValue(const PendingOp& op, std::string_view key, const redisReply* r,

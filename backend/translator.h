@@ -1,7 +1,7 @@
 // memcache request -> Redis command(s) -> memcache reply bytes (DESIGN.md, "translator").
 //
-// Pure with respect to I/O: commands go to a CommandSink (the worker's Redis connection in
-// production, a recorder in tests) and replies are appended to a caller's buffer. One
+// Pure with respect to I/O: commands go to a CommandSink (the worker's router in production, a
+// recorder in tests), each with its Route (which argument is its key) and replies are appended to a caller's buffer. One
 // Translator per worker, used only on that worker's thread.
 #pragma once
 
@@ -13,21 +13,13 @@
 #include <string_view>
 #include <vector>
 
+#include "backend/command_sink.h"
 #include "backend/counters.h"
 #include "backend/item.h"
 #include "backend/redis_connection.h"
 #include "protocol/request.h"
 
 namespace mcbridge::backend {
-
-class CommandSink {
- public:
-  // Queues one command; `completion` is called exactly once, later, on the caller's thread.
-  virtual void send(std::span<const RedisArg> args, RedisCompletion* completion) = 0;
-
- protected:
-  ~CommandSink() = default;
-};
 
 // How the Redis reply of a request becomes memcache bytes.
 enum class ReplyKind : uint8_t {

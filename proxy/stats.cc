@@ -129,16 +129,7 @@ void collectTotals(Server& server, Totals* t) {
       t->counters.server_errors[i].add(c.server_errors[i].get());
     }
     t->curr_connections += c.curr_connections.load(std::memory_order_relaxed);
-    const backend::RedisCounters& rc = w->redis().counters();
-    t->redis.commands.add(rc.commands.get());
-    t->redis.errors.add(rc.errors.get());
-    t->redis.reconnects.add(rc.reconnects.get());
-    t->redis.writes.add(rc.writes.get());
-    t->redis.latency_us_sum.add(rc.latency_us_sum.get());
-    t->redis.latency_count.add(rc.latency_count.get());
-    for (size_t i = 0; i < backend::kLatencyBucketCount; ++i) {
-      t->redis.latency_buckets[i].add(rc.latency_buckets[i].get());
-    }
+    w->router().collectCounters(&t->redis);
     if (w->ready()) ++t->ready_workers;
   }
   if (t->curr_connections < 0) t->curr_connections = 0;

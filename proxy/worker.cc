@@ -44,7 +44,7 @@ class FlushJob final : public backend::RedisCompletion {
   void start() {
     const std::string& prefix = worker_->options().key_prefix;
     if (prefix.empty()) {
-      worker_->send({{"FLUSHDB"}}, this);
+      worker_->send(backend::Route::anyNode(), {{"FLUSHDB"}}, this);
       flushdb_ = true;
       return;
     }
@@ -77,7 +77,7 @@ class FlushJob final : public backend::RedisCompletion {
       args.push_back({std::string_view(keys->element[i]->str, keys->element[i]->len)});
     }
     unlinking_ = true;
-    worker_->send(args, this);
+    worker_->send(backend::Route::anyNode(), args, this);
   }
 
   void onRedisFailure(backend::RedisFailure f) override {
@@ -87,7 +87,8 @@ class FlushJob final : public backend::RedisCompletion {
 
  private:
   void scan() {
-    worker_->send({{"SCAN"}, {cursor_}, {"MATCH"}, {pattern_}, {"COUNT"}, {"1000"}}, this);
+    worker_->send(backend::Route::anyNode(),
+                  {{"SCAN"}, {cursor_}, {"MATCH"}, {pattern_}, {"COUNT"}, {"1000"}}, this);
   }
   void finish(const redisReply* r) {
     static const redisReply kOkReply = [] {
@@ -137,7 +138,7 @@ Worker::Worker(Server* server, unsigned index, const backend::RedisOptions& redi
   uv_loop_init(&loop_);
   backend::RedisOptions ro = redis;
   ro.scripts = backend::allScriptBodies();
-  redis_ = std::make_unique<backend::RedisConnection>(&loop_, std::move(ro));
+  router_ = std::make_unique<backend::StandaloneRouter>(&loop_, std::move(ro));
   uv_check_init(&loop_, &check_);
   check_.data = this;
   uv_prepare_init(&loop_, &prepare_);
@@ -184,7 +185,7 @@ void Worker::start() {
   }
   uv_check_start(&check_, onCheck);
   uv_prepare_start(&prepare_, onPrepare);
-  redis_->start();
+  router_->start();
   uv_timer_start(&health_timer_, onHealthTimer, 0, 1000);
   thread_ = std::thread([this] {
     uv_run(&loop_, UV_RUN_DEFAULT);
@@ -198,9 +199,10 @@ void Worker::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Worker::send(std::span<const backend::RedisArg> args, backend::RedisCompletion* completion) {
-  if (test_sink_ != nullptr) return test_sink_->send(args, completion);
-  redis_->send(args, completion);
+void Worker::send(const backend::Route& route, std::span<const backend::RedisArg> args,
+                  backend::RedisCompletion* completion) {
+  if (test_sink_ != nullptr) return test_sink_->send(route, args, completion);
+  router_->send(route, args, completion);
 }
 
 void Worker::adoptClientForTesting(int fd) {
@@ -307,7 +309,7 @@ void Worker::onHealthTimer(uv_timer_t* h) {
   }
   if (self->health_.pending) return;
   self->health_.pending = true;
-  self->send({{"PING"}}, &self->health_);
+  self->send(backend::Route::anyNode(), {{"PING"}}, &self->health_);
 }
 
 void Worker::HealthCheck::onRedisReply(const redisReply* reply) {
@@ -365,7 +367,7 @@ void Worker::finishStop() {
   stopped_ = true;
   uv_timer_stop(&drain_timer_);
   uv_timer_stop(&health_timer_);
-  redis_->stop([this] {
+  router_->stop([this] {
     uv_close(reinterpret_cast<uv_handle_t*>(&health_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);

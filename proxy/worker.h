@@ -14,6 +14,7 @@
 
 #include "backend/counters.h"
 #include "backend/redis_connection.h"
+#include "backend/router.h"
 #include "backend/translator.h"
 #include "config/options.h"
 #include "protocol/parser.h"
@@ -42,11 +43,10 @@ class Worker final : public backend::CommandSink {
   void stop();
   void join();
 
-  // CommandSink
-  void send(std::span<const backend::RedisArg> args, backend::RedisCompletion* completion) override;
-  void send(std::initializer_list<backend::RedisArg> args, backend::RedisCompletion* completion) {
-    send(std::span<const backend::RedisArg>(args.begin(), args.size()), completion);
-  }
+  // CommandSink: to the router.
+  void send(const backend::Route& route, std::span<const backend::RedisArg> args,
+            backend::RedisCompletion* completion) override;
+  using backend::CommandSink::send;
 
   unsigned index() const { return index_; }
   uv_loop_t* loop() { return &loop_; }
@@ -55,18 +55,18 @@ class Worker final : public backend::CommandSink {
   backend::Translator& translator() { return translator_; }
   backend::Counters& counters() { return counters_; }
   const backend::Counters& counters() const { return counters_; }
-  backend::RedisConnection& redis() { return *redis_; }
+  backend::Router& router() { return *router_; }
+  const backend::Router& router() const { return *router_; }
   const config::Options& options() const;
 
-  // Tests: route Redis commands to `sink` instead of the Redis connection, and serve a client
+  // Tests: send Redis commands to `sink` instead of the router, and serve a client
   // on an already connected socket `fd` with the loop run by the caller (no thread).
   void setSinkForTesting(backend::CommandSink* sink) { test_sink_ = sink; }
   void adoptClientForTesting(int fd);
 
   // Thread-safe: Redis is connected and answered the latest health PING (for /readyz).
   bool ready() const {
-    return redis_->counters().ready.load(std::memory_order_relaxed) &&
-           healthy_.load(std::memory_order_relaxed);
+    return router_->ready() && healthy_.load(std::memory_order_relaxed);
   }
 
   // A read buffer lent to one client connection at a time, during one read callback (see
@@ -111,7 +111,7 @@ class Worker final : public backend::CommandSink {
   std::thread thread_;
   protocol::Parser parser_;
   backend::Counters counters_;
-  std::unique_ptr<backend::RedisConnection> redis_;
+  std::unique_ptr<backend::Router> router_;
   backend::Translator translator_;
   std::vector<ListenSocket> sockets_;
   std::vector<uv_stream_t*> listeners_;

@@ -41,7 +41,8 @@ struct NoCompletion final : RedisCompletion {
 
 struct NullSink final : CommandSink {
   size_t args = 0;
-  void send(std::span<const RedisArg> a, RedisCompletion*) override {
+  void send(const mcbridge::backend::Route&, std::span<const RedisArg> a,
+            RedisCompletion*) override {
     args += a.size();
     benchmark::DoNotOptimize(a.data());
   }
@@ -55,7 +56,8 @@ void appendDecimal(std::string* out, uint64_t v) {
 
 struct RespSink final : CommandSink {
   std::string wire;
-  void send(std::span<const RedisArg> args, RedisCompletion*) override {
+  void send(const mcbridge::backend::Route&, std::span<const RedisArg> args,
+            RedisCompletion*) override {
     wire += '*';
     appendDecimal(&wire, args.size());
     wire += "\r\n";

@@ -20,7 +20,10 @@ namespace {
 struct RecordingSink final : backend::CommandSink {
   std::vector<std::vector<std::string>> commands;
   std::vector<backend::RedisCompletion*> completions;
-  void send(std::span<const RedisArg> args, backend::RedisCompletion* c) override {
+  std::vector<backend::Route> routes;
+  void send(const backend::Route& route, std::span<const RedisArg> args,
+            backend::RedisCompletion* c) override {
+    routes.push_back(route);
     std::vector<std::string> cmd;
     for (const RedisArg& a : args) cmd.push_back(std::string(a.first) + std::string(a.second));
     commands.push_back(std::move(cmd));
@@ -372,4 +375,50 @@ TEST_CASE("NOSCRIPT resends the script command once as EVAL", "[translator]") {
   CHECK_FALSE(f.translator.retryIfNoScript(&f.op, &noscript, &f.sink, &f.completion));
   REQUIRE(f.start("get n\r\n"));
   CHECK_FALSE(f.translator.retryIfNoScript(&f.op, &noscript, &f.sink, &f.completion));
+}
+
+// The router needs each command's key (its hash slot under Redis Cluster): every command names it.
+TEST_CASE("every command names its key for the router", "[translator]") {
+  using Kind = backend::Route::Kind;
+  backend::TranslatorOptions o;
+  o.key_prefix = "p:";
+  Fixture f(o);
+  auto keyOf = [&](const backend::Route& r) { return f.last()[r.first_key]; };
+
+  for (const char* req : {"set k 0 0 1\r\nv\r\n", "add k 0 0 1\r\nv\r\n", "delete k\r\n",
+                          "touch k 10\r\n", "touch k 0\r\n", "incr k 1\r\n",
+                          "append k 0 0 1\r\nv\r\n", "cas k 0 0 1 5\r\nv\r\n",
+                          "set k 0 -1 1\r\nv\r\n"}) {
+    INFO(req);
+    REQUIRE(f.start(req));
+    const backend::Route& r = f.sink.routes.back();
+    CHECK(r.kind == Kind::kKey);
+    CHECK_FALSE(r.read);
+    CHECK(keyOf(r) == "p:k");
+  }
+
+  REQUIRE(f.start("get a bb ccc\r\n"));
+  backend::Route r = f.sink.routes.back();
+  CHECK(r.kind == Kind::kKeys);
+  CHECK(r.read);
+  REQUIRE(r.key_count == 3);
+  CHECK(f.last()[r.first_key] == "p:a");
+  CHECK(f.last()[r.first_key + 2] == "p:ccc");
+
+  REQUIRE(f.start("gat 10 a bb\r\n"));
+  r = f.sink.routes.back();
+  CHECK(r.kind == Kind::kKeys);
+  CHECK_FALSE(r.read);  // it touches
+  REQUIRE(r.key_count == 2);
+  CHECK(f.last()[r.numkeys_arg] == "2");
+  CHECK(f.last()[r.first_key] == "p:a");
+  CHECK(f.last()[r.first_key + 1] == "p:bb");
+
+  // The NOSCRIPT retry as EVAL keeps the route.
+  redisReply noscript = errorReply("NOSCRIPT No matching script.");
+  REQUIRE(f.translator.retryIfNoScript(&f.op, &noscript, &f.sink, &f.completion));
+  CHECK(f.last()[0] == "EVAL");
+  CHECK(f.sink.routes.back().kind == Kind::kKeys);
+  CHECK(f.sink.routes.back().key_count == 2);
+  CHECK(f.last()[f.sink.routes.back().first_key + 1] == "p:bb");
 }

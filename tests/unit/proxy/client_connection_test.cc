@@ -25,7 +25,8 @@ struct FakeBackend final : backend::CommandSink {
     backend::RedisCompletion* completion;
   };
   std::vector<Call> calls;
-  void send(std::span<const backend::RedisArg> args, backend::RedisCompletion* c) override {
+  void send(const backend::Route&, std::span<const backend::RedisArg> args,
+            backend::RedisCompletion* c) override {
     Call call{{}, c};
     for (const auto& a : args) call.args.push_back(std::string(a.first) + std::string(a.second));
     calls.push_back(std::move(call));
