@@ -41,7 +41,9 @@ namespace mcbridge::backend {
   X(rejected_connections)    \
   X(backend_error_replies)   \
   X(backend_failures)        \
-  X(protocol_errors)
+  X(protocol_errors)         \
+  X(auth_cmds)               \
+  X(auth_errors)
 
 class Counter {
  public:

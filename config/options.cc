@@ -362,6 +362,15 @@ const Row kRows[] = {
      [](Options& o, const std::vector<std::string>& v) {
        o.drain_timeout_ms = parseU32(single(v), 0, 600000, "milliseconds");
      }},
+    {"auth-file", "MCBRIDGE_AUTH_FILE", "FILE", "",
+     "Require clients to authenticate, as memcached -Y: the file holds one user:password per "
+     "line; text clients use memcached's ASCII auth, binary clients SASL PLAIN. Re-read on "
+     "SIGHUP.",
+     Kind::kValue,
+     [](Options& o, const std::vector<std::string>& v) {
+       checkReadableFile(single(v));
+       o.auth_file = single(v);
+     }},
     {"admin", "MCBRIDGE_ADMIN", "ADDR", "off",
      "host:port of the admin HTTP endpoint (health, Prometheus metrics); empty = off.",
      Kind::kValue,

@@ -41,6 +41,7 @@ struct Options {
   uint32_t max_connections = 4096;
   uint32_t idle_timeout_s = 0;  // 0 = never
   uint32_t drain_timeout_ms = 5000;
+  std::string auth_file;  // memcached -Y file: user:password lines; empty = no client auth
   std::string admin;  // host:port of the admin HTTP endpoint; empty = off
   std::string log_level = "info";
   LogFormat log_format = LogFormat::kText;

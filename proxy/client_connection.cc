@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "backend/exptime.h"
+#include "protocol/ascii_auth.h"
 #include "protocol/reply.h"
 #include "proxy/server.h"
 #include "proxy/stats.h"
@@ -52,6 +53,7 @@ ClientConnection::~ClientConnection() {
 void ClientConnection::start() {
   stream()->data = this;
   last_active_ = uv_now(worker_->loop());
+  authenticated_ = !worker_->server()->auth().enabled();
   updateReading();
 }
 
@@ -101,6 +103,10 @@ void ClientConnection::process() {
       return;
     }
   }
+  if (!authenticated_ && !processAsciiAuth()) {
+    updateReading();
+    return;
+  }
   while (!draining_ && !closing_) {
     if (swallow_ > 0) {
       size_t n = in_.size() < swallow_ ? in_.size() : static_cast<size_t>(swallow_);
@@ -149,6 +155,47 @@ void ClientConnection::process() {
     }
   }
   updateReading();
+}
+
+bool ClientConnection::processAsciiAuth() {
+  AuthStore& auth = worker_->server()->auth();
+  while (!authenticated_ && !draining_ && !closing_) {
+    if (queue_.size() >= kMaxQueuedReplies || out_.size() >= kMaxPendingOutput) return false;
+    const std::string_view data = in_.data();
+    if (data.empty() || data.size() < needed_) return false;
+    const protocol::AsciiAuthResult r =
+        protocol::parseAsciiAuth(data, worker_->options().item_size_max);
+    switch (r.status) {
+      case protocol::AsciiAuthStatus::kNeedMore:
+        needed_ = r.needed;
+        return false;
+      case protocol::AsciiAuthStatus::kClose:
+        SPDLOG_DEBUG("client {}: closing on unparsable input before authentication", id_);
+        drain();
+        return false;
+      case protocol::AsciiAuthStatus::kReply:
+        needed_ = 0;
+        localReply(r.reply);
+        in_.consume(r.consumed);
+        break;
+      case protocol::AsciiAuthStatus::kCredentials: {
+        needed_ = 0;
+        worker_->counters().auth_cmds.add();
+        const bool ok = auth.check(r.user, r.password);
+        in_.consume(r.consumed);  // the views die here
+        if (ok) {
+          authenticated_ = true;
+          localReply(protocol::auth_reply::kStored);
+        } else {
+          worker_->counters().auth_errors.add();
+          auth.noteFailure(id_, "ASCII");
+          localReply(protocol::auth_reply::kFailure);
+        }
+        break;
+      }
+    }
+  }
+  return authenticated_;
 }
 
 ReplySlot* ClientConnection::newSlot() {

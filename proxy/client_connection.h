@@ -94,6 +94,9 @@ class ClientConnection {
   bool absorbAbandoned(ReplySlot* slot);
   void updateReading();
   void handleLocal(const protocol::Request& req, ReplySlot* slot);
+  // Text connections before authentication: answers the ASCII auth handshake. Returns true
+  // once the connection is authenticated and ordinary parsing may go on.
+  bool processAsciiAuth();
 
   Worker* worker_;
   uint64_t id_;
@@ -119,7 +122,8 @@ class ClientConnection {
   bool closing_ = false;   // handle close requested
   bool closed_ = false;    // handle closed
   bool draining_ = false;
-  bool protocol_checked_ = false;  // the first byte was looked at (0x80 = binary protocol)  // no more requests: close when the queue is empty (quit, shutdown)
+  bool protocol_checked_ = false;  // the first byte was looked at (0x80 = binary protocol)
+  bool authenticated_ = true;      // false until the client authenticates (--auth-file)
   uint32_t in_flight_ = 0; // slots waiting for Redis
   uint64_t last_active_ = 0;
 

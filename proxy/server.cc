@@ -136,7 +136,10 @@ backend::RedisOptions redisOptions(const config::Options& o) {
 
 }  // namespace
 
-Server::Server(config::Options options) : options_(std::move(options)) {}
+Server::Server(config::Options options)
+    : options_(std::move(options)),
+      auth_(options_.auth_file.empty() ? std::make_unique<AuthStore>()
+                                       : std::make_unique<AuthStore>(options_.auth_file)) {}
 
 Server::~Server() = default;
 
@@ -181,7 +184,7 @@ void closeAll(uv_loop_t* loop) {
 int Server::run() {
   uv_loop_t loop;
   uv_loop_init(&loop);
-  uv_signal_t sigint, sigterm;
+  uv_signal_t sigint, sigterm, sighup;
   uv_async_t async;
   uv_async_init(&loop, &async, [](uv_async_t* h) { closeAll(h->loop); });
   auto onSignal = [](uv_signal_t* h, int signum) {
@@ -192,6 +195,23 @@ int Server::run() {
   uv_signal_init(&loop, &sigterm);
   uv_signal_start(&sigint, onSignal, SIGINT);
   uv_signal_start(&sigterm, onSignal, SIGTERM);
+  // SIGHUP re-reads the --auth-file (as memcached does for -Y); a bad file keeps the old one.
+  uv_signal_init(&loop, &sighup);
+  sighup.data = this;
+  uv_signal_start(
+      &sighup,
+      [](uv_signal_t* h, int) {
+        AuthStore& auth = static_cast<Server*>(h->data)->auth();
+        if (!auth.enabled()) return;
+        std::string error;
+        if (auth.reload(&error)) {
+          spdlog::info("SIGHUP: re-read --auth-file {}", auth.path());
+        } else {
+          spdlog::error("SIGHUP: cannot re-read --auth-file {} ({}); keeping the credentials "
+                        "in use", auth.path(), error);
+        }
+      },
+      SIGHUP);
   stop_async_ = &async;
   if (stop_requested_.load()) uv_async_send(&async);
   uv_run(&loop, UV_RUN_DEFAULT);

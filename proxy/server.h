@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backend/item.h"
+#include "proxy/auth.h"
 #include "config/options.h"
 
 namespace mcbridge::proxy {
@@ -37,6 +38,8 @@ class Server {
   int64_t startTime() const { return start_time_; }
   // The generation of the latest flush_all: a delayed flush fires only if still the latest.
   std::atomic<uint64_t>& flushGeneration() { return flush_generation_; }
+  // Client credentials (--auth-file); disabled when the option is not set.
+  AuthStore& auth() { return *auth_; }
   // `stats reset` resets every worker's counters.
   void resetStats();
 
@@ -45,6 +48,7 @@ class Server {
   backend::CasGenerator cas_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<AuthStore> auth_;
   int64_t start_time_ = 0;
   std::atomic<uint64_t> flush_generation_{0};
   std::atomic<bool> stop_requested_{false};

@@ -72,8 +72,8 @@ void appendGeneral(Server& server, std::string* out) {
   appendStat(out, "touch_misses", total.touch_misses.get());
   appendStat(out, "store_too_large", total.store_too_large.get());
   appendStat(out, "store_no_memory", total.store_no_memory.get());
-  appendStat(out, "auth_cmds", 0);
-  appendStat(out, "auth_errors", 0);
+  appendStat(out, "auth_cmds", total.auth_cmds.get());
+  appendStat(out, "auth_errors", total.auth_errors.get());
   appendStat(out, "bytes_read", total.bytes_read.get());
   appendStat(out, "bytes_written", total.bytes_written.get());
   appendStat(out, "limit_maxbytes", 0);
@@ -109,7 +109,10 @@ void appendSettings(Server& server, std::string* out) {
   appendStat(out, "cas_enabled", "yes");
   appendStat(out, "flush_enabled", o.flush_all == config::FlushPolicy::kAllow ? "yes" : "no");
   appendStat(out, "item_size_max", o.item_size_max);
-  appendStat(out, "binding_protocol", "ascii");
+  appendStat(out, "binding_protocol", "auto-negotiate");
+  appendStat(out, "auth_enabled_sasl", server.auth().enabled() ? "yes" : "no");
+  appendStat(out, "auth_enabled_ascii",
+             server.auth().enabled() ? std::string_view(server.auth().path()) : "no");
   appendStat(out, "key_prefix", o.key_prefix.empty() ? std::string("NULL") : o.key_prefix);
   appendStat(out, "request_timeout_ms", o.request_timeout_ms);
   appendStat(out, "miss_on_error", o.miss_on_error ? "yes" : "no");
