@@ -16,6 +16,7 @@ BUILD_PACKAGES=(
   # servers and clients the tests and benchmarks run
   redis-server memcached libmemcached-tools nutcracker
   python3-pytest python3-pymemcache python3-memcache python3-pylibmc python3-yaml
+  python3-flask python3-pip python3-setuptools   # clients/python: example app, pip install
   # tools the scripts use
   openssl curl netcat-openbsd procps ca-certificates
 )

@@ -125,15 +125,19 @@ def _check_mcbridge_container(c, pod, where):
         assert name in OPTIONS, f"{where}: mcbridge has no --{name}"
     for env in _env_names(c):
         assert env in ENV_NAMES, f"{where}: mcbridge reads no {env} (not in config/options.cc)"
-    # the memcache listener is loopback only: containers of a pod/instance share localhost
-    assert _arg(c, "listen") == f"127.0.0.1:{MC_PORT}", (where, _arg(c, "listen"))
+    # the memcache listener is loopback only: containers of a pod/instance share localhost;
+    # only a shared service listens on all interfaces, and then it requires client auth
+    if _arg(c, "auth-file"):
+        assert _arg(c, "listen") == f"0.0.0.0:{MC_PORT}", (where, _arg(c, "listen"))
+    else:
+        assert _arg(c, "listen") == f"127.0.0.1:{MC_PORT}", (where, _arg(c, "listen"))
     admin = _arg(c, "admin")
     assert admin and admin.endswith(f":{ADMIN_PORT}"), (where, admin)
     # the env carries where Redis is
     assert {"REDISHOST", "REDISPORT"} <= set(_env_names(c)) or _arg(c, "redis"), where
     # secrets: the files the flags name are mounted from a secret volume
     volumes = {v["name"]: v for v in pod.get("volumes") or []}
-    for flag in ("redis-password-file", "redis-ca-file"):
+    for flag in ("redis-password-file", "redis-ca-file", "auth-file"):
         path = _arg(c, flag)
         if path is None:
             continue
@@ -154,7 +158,8 @@ def _check_mcbridge_container(c, pod, where):
 
 def test_deploy_has_the_expected_manifests():
     for rel in ["kubernetes/sidecar.yaml", "cloudrun/service.yaml", "appengine/README.md",
-                "appengine/app.yaml", "appengine/entrypoint.sh"]:
+                "appengine/app.yaml", "appengine/entrypoint.sh", "shared/mcbridge.yaml",
+                "shared/app.yaml"]:
         assert (DEPLOY / rel).is_file(), rel
 
 
@@ -254,6 +259,117 @@ def test_kubernetes_sidecar_deployment():
     assert dep["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] >= 10
 
 
+# --------------------------------------------------------------------------- shared service
+
+def _shared():
+    by_kind = {}
+    for d in _docs(DEPLOY / "shared" / "mcbridge.yaml"):
+        by_kind.setdefault(d["kind"], []).append(d)
+    return by_kind
+
+
+def _selects(selector, labels):
+    return selector and all(labels.get(k) == v for k, v in selector.items())
+
+
+def test_shared_service_deployment():
+    by_kind = _shared()
+    assert len(by_kind["Deployment"]) == 1
+    dep = by_kind["Deployment"][0]
+    spec = dep["spec"]
+    labels = spec["template"]["metadata"]["labels"]
+    assert _selects(spec["selector"]["matchLabels"], labels)
+    assert spec["replicas"] >= 2
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    pod = spec["template"]["spec"]
+    zones = [t for t in pod["topologySpreadConstraints"]
+             if t["topologyKey"] == "topology.kubernetes.io/zone"]
+    assert zones and zones[0]["whenUnsatisfiable"] == "DoNotSchedule"
+    assert _selects(zones[0]["labelSelector"]["matchLabels"], labels)
+    (c,) = [c for c in pod["containers"] if _is_mcbridge(c)]
+    assert _arg(c, "listen") == f"0.0.0.0:{MC_PORT}" and _arg(c, "auth-file")
+    assert _arg(c, "admin") == f"0.0.0.0:{ADMIN_PORT}"
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+        assert _probe_port(c, c[probe]) == ADMIN_PORT, probe
+    res = c["resources"]
+    assert res["requests"]["cpu"] and res["requests"]["memory"] and res["limits"]["memory"]
+    sc = c["securityContext"]
+    assert sc["runAsNonRoot"] is True and sc["readOnlyRootFilesystem"] is True
+    assert sc["allowPrivilegeEscalation"] is False and "ALL" in sc["capabilities"]["drop"]
+    # client credentials, Redis AUTH and CA: files from Secrets defined here
+    secrets = {d["metadata"]["name"]: d for d in by_kind["Secret"]}
+    vols = {v["name"]: v for v in pod["volumes"]}
+    for flag in ("auth-file", "redis-password-file", "redis-ca-file"):
+        m, rel = _mount_for(c, _arg(c, flag))
+        sec = vols[m["name"]]["secret"]
+        assert sec["secretName"] in secrets and m.get("readOnly") is True, flag
+        assert rel in secrets[sec["secretName"]]["stringData"], (flag, rel)
+    fs_group = (pod.get("securityContext") or {}).get("fsGroup")
+    for v in vols.values():
+        mode = v["secret"].get("defaultMode", 0o644)
+        assert mode & 0o004 or (fs_group and mode & 0o040), (v["name"], oct(mode))
+    # the auth file holds user:password lines
+    line = secrets["mcbridge-clients"]["stringData"]["auth-file"]
+    assert re.fullmatch(r"[^:\s]+:\S+", line.strip()), line
+    # graceful drain: preStop (out of the LB) + mcbridge's drain fit in the grace period
+    pre_stop = c["lifecycle"]["preStop"]["sleep"]["seconds"]
+    drain_ms = int(_arg(c, "drain-timeout") or 5000)
+    assert pod["terminationGracePeriodSeconds"] > pre_stop + drain_ms / 1000
+    env = {e["name"]: e for e in c["env"]}
+    assert env["MCBRIDGE_MISS_ON_ERROR"]["value"] == "true"
+    cms = {d["metadata"]["name"]: d for d in by_kind["ConfigMap"]}
+    for name in ("REDISHOST", "REDISPORT"):
+        ref = env[name]["valueFrom"]["configMapKeyRef"]
+        assert ref["key"] in cms[ref["name"]]["data"]
+
+
+def test_shared_service_lb_pdb_hpa():
+    by_kind = _shared()
+    dep = by_kind["Deployment"][0]
+    labels = dep["spec"]["template"]["metadata"]["labels"]
+    (svc,) = by_kind["Service"]
+    assert svc["spec"]["type"] == "LoadBalancer"
+    assert svc["metadata"]["annotations"]["networking.gke.io/load-balancer-type"] == "Internal"
+    assert _selects(svc["spec"]["selector"], labels)
+    assert [p["port"] for p in svc["spec"]["ports"]] == [MC_PORT], "only memcache is exposed"
+    named = {p["name"]: p["containerPort"] for p in dep["spec"]["template"]["spec"]
+             ["containers"][0]["ports"]}
+    assert named[svc["spec"]["ports"][0]["targetPort"]] == MC_PORT
+    ranges = svc["spec"]["loadBalancerSourceRanges"]
+    assert ranges and all(not r.startswith("0.0.0.0") for r in ranges)
+    (pdb,) = by_kind["PodDisruptionBudget"]
+    assert pdb["apiVersion"] == "policy/v1"
+    assert _selects(pdb["spec"]["selector"]["matchLabels"], labels)
+    (hpa,) = by_kind["HorizontalPodAutoscaler"]
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    ref = hpa["spec"]["scaleTargetRef"]
+    assert (ref["kind"], ref["name"]) == ("Deployment", dep["metadata"]["name"])
+    assert hpa["spec"]["minReplicas"] >= 2 and hpa["spec"]["maxReplicas"] > \
+        hpa["spec"]["minReplicas"]
+    # a voluntary disruption never takes the service below minAvailable, and leaves room
+    assert 1 <= pdb["spec"]["minAvailable"] < hpa["spec"]["minReplicas"]
+
+
+def test_shared_app_yaml_for_app_engine_standard():
+    app = _docs(DEPLOY / "shared" / "app.yaml")[0]
+    assert re.fullmatch(r"python3\d+", app["runtime"]) and "env" not in app
+    conn = app["vpc_access_connector"]
+    assert re.fullmatch(r"projects/[^/]+/locations/[^/]+/connectors/[^/]+", conn["name"])
+    assert conn["egress_setting"] == "private-ranges-only"
+    env = app["env_variables"]
+    module_reads = set(re.findall(r"MCBRIDGE_[A-Z_]+", (
+        REPO / "clients" / "python" / "mcbridge_appengine" / "_wire.py").read_text()))
+    for name in env:
+        assert name in module_reads, f"app.yaml sets {name}, which the module does not read"
+    host, port = env["MCBRIDGE_ADDRESS"].rsplit(":", 1)
+    svc = _shared()["Service"][0]
+    assert host == svc["spec"]["loadBalancerIP"] and int(port) == MC_PORT
+    assert env["MCBRIDGE_USERNAME"] == \
+        _shared()["Secret"][0]["stringData"]["auth-file"].split(":")[0]
+
+
 # --------------------------------------------------------------------------- Cloud Run
 
 def test_cloudrun_multi_container_service():
@@ -321,7 +437,8 @@ def test_docker_compose_env_names():
 
 def _manifest_mcbridge_containers():
     out = []
-    for path in (DEPLOY / "kubernetes" / "sidecar.yaml", DEPLOY / "cloudrun" / "service.yaml"):
+    for path in (DEPLOY / "kubernetes" / "sidecar.yaml", DEPLOY / "cloudrun" / "service.yaml",
+                 DEPLOY / "shared" / "mcbridge.yaml"):
         for doc in _docs(path):
             pod = _pod_spec(doc)
             if pod:
@@ -340,6 +457,8 @@ def test_manifest_configuration_is_accepted_by_mcbridge(where, container, tmp_pa
     certs = servers.make_tls_certs(tmp_path / "certs")
     auth = tmp_path / "auth"
     auth.write_text("manifest-pw\n")
+    clients = tmp_path / "clients"
+    clients.write_text("app1:client-pw\n")
     redis = servers.start_redis_tls(certs, extra_args=["--requirepass", "manifest-pw"])
     mc_port, admin_port = servers.free_port(), servers.free_port()
     try:
@@ -353,6 +472,8 @@ def test_manifest_configuration_is_accepted_by_mcbridge(where, container, tmp_pa
                 value = str(auth)
             elif name == "redis-ca-file":
                 value = str(certs["ca"])
+            elif name == "auth-file":
+                value = str(clients)
             args.append(f"--{name}" if value is None else f"--{name}={value}")
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("MCBRIDGE_") and k not in ("REDISHOST", "REDISPORT")}
@@ -371,6 +492,14 @@ def test_manifest_configuration_is_accepted_by_mcbridge(where, container, tmp_pa
                 (tmp_path / "mcbridge.log").read_text()
             assert ok
             c = servers.RawConn(mc_port, timeout=5)
+            if _arg(container, "auth-file"):
+                # nothing is served before memcached's ASCII auth, then everything is
+                c.send(b"get m\r\n")
+                assert c.read_line(timeout=5).startswith(b"CLIENT_ERROR")
+                c.close()
+                c = servers.RawConn(mc_port, timeout=5)
+                c.send(b"set auth 0 0 14\r\napp1 client-pw\r\n")
+                assert c.read_line(timeout=5) == b"STORED\r\n"
 
             def stored():
                 c.send(b"set m 0 0 2\r\nhi\r\n")
