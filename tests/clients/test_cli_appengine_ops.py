@@ -265,3 +265,42 @@ def test_pip_install_and_vendored_copy(tmp_path, mcbridge_srv, redis_flushed):
     shutil.copytree(CLIENT_DIR / "mcbridge_appengine", lib / "mcbridge_appengine",
                     ignore=shutil.ignore_patterns("__pycache__"))
     assert _run_python(script, [str(lib)], mcbridge_srv.port) == "lib [1, 2]"
+
+
+# --------------------------------------------------------------------------- credentials
+
+def test_credentials_for_an_auth_file_mcbridge(redis_srv, tmp_path, monkeypatch, caplog):
+    users = tmp_path / "users"
+    users.write_text("app1:s3cret\nother:pw2\n")
+    mcb = servers.start_mcbridge(redis_srv.port, extra_args=["--auth-file", str(users)])
+    address = f"127.0.0.1:{mcb.port}"
+    try:
+        with caplog.at_level(logging.WARNING, logger="mcbridge_appengine.memcache"):
+            anonymous = memcache.Client(address=address, timeout=2)
+            assert anonymous.set("k", 1) is False and anonymous.get("k") is None
+            wrong = memcache.Client(address=address, username="app1", password="nope")
+            assert wrong.set("k", 1) is False
+        assert "authentication failed" in caplog.text
+        for name in list(os.environ):
+            if name.startswith("MCBRIDGE_"):
+                monkeypatch.delenv(name)
+        monkeypatch.setenv("MCBRIDGE_ADDRESS", address)
+        monkeypatch.setenv("MCBRIDGE_USERNAME", "app1")
+        monkeypatch.setenv("MCBRIDGE_PASSWORD", "s3cret")
+        c = memcache.Client()
+        assert c.set("k", {"v": 1}) is True and c.get("k") == {"v": 1}
+        assert c.set_multi({"a": 1, "b": 2}) == [] and c.get_multi(["a", "b"]) == \
+            {"a": 1, "b": 2}
+        assert c.incr("n", initial_value=1) == 2 and c.gets("k") == {"v": 1}
+        assert c.cas("k", 2) is True and c.get("k") == 2
+        c.disconnect_all()
+        pw = tmp_path / "pw"
+        pw.write_text("pw2\n")
+        monkeypatch.setenv("MCBRIDGE_USERNAME", "other")
+        monkeypatch.delenv("MCBRIDGE_PASSWORD")
+        monkeypatch.setenv("MCBRIDGE_PASSWORD_FILE", str(pw))
+        c = memcache.Client()
+        assert c.get("k") == 2 and c.delete("k") == memcache.DELETE_SUCCESSFUL
+        c.disconnect_all()
+    finally:
+        mcb.stop()
