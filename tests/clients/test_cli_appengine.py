@@ -5,6 +5,7 @@ to prove the assertions, against a real memcached 1.6.18 (the `target` fixture).
 import datetime
 import decimal
 import hashlib
+import os
 import sys
 import threading
 import time
@@ -446,3 +447,37 @@ def test_module_functions_match_app_engine(mod):
             memcache.DELETE_SUCCESSFUL) == (0, 1, 2)
     assert (memcache.STORED, memcache.NOT_STORED, memcache.ERROR, memcache.EXISTS) == \
         (1, 2, 3, 4)
+
+
+# --------------------------------------------------------------------------- Client options
+
+class Tagged(object):
+    def __init__(self, name):
+        self.name = name
+
+
+def test_pickle_protocol_and_persistent_ids(port):
+    registry = {"t1": Tagged("one")}
+    c = memcache.Client(address=f"127.0.0.1:{port}", pickleProtocol=0,
+                        pid=lambda obj: obj.name if isinstance(obj, Tagged) else None,
+                        pload=lambda pid: Tagged(pid + "-loaded"))
+    assert c.set("p", [1.5, "x"]) is True
+    assert raw_get(port, b"p").split(b"\r\n")[1].startswith(b"(lp0")  # protocol 0 on the wire
+    assert c.get("p") == [1.5, "x"]
+    assert c.set("obj", {"ref": registry["t1"]}) is True
+    assert c.get("obj")["ref"].name == "one-loaded"   # stored by id, loaded by pload
+
+
+def test_a_forked_child_gets_its_own_connections(client):
+    assert client.set("f", "parent") is True          # the pool now holds a connection
+    parents = list(client._backend._idle)
+    assert parents
+    pid = os.fork()
+    if pid == 0:  # the child: must not write on the parent's socket
+        ok = client.set("f", "child") and client.get("f") == "child"
+        ok = ok and not any(c in parents for c in client._backend._idle)
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    assert client.get("f") == "child"                 # the parent's connection is intact
+    assert client.set("f", "parent again") and client.get("f") == "parent again"
