@@ -108,9 +108,10 @@ def _check_all_fail_quietly(c, limit):
         assert time.monotonic() - t0 < limit
 
 
-def test_redis_stopped_means_misses_and_false_within_the_timeout(caplog):
+@pytest.mark.parametrize("mode", [[], ["--miss-on-error"]], ids=["errors", "miss-on-error"])
+def test_redis_stopped_means_misses_and_false_within_the_timeout(mode, caplog):
     redis = servers.start_redis()
-    mcb = servers.start_mcbridge(redis.port, extra_args=["--request-timeout", "300"])
+    mcb = servers.start_mcbridge(redis.port, extra_args=["--request-timeout", "300"] + mode)
     try:
         c = memcache.Client(address=f"127.0.0.1:{mcb.port}", timeout=2)
         assert c.set("k", "v") is True and c.gets("k") == "v"
@@ -185,6 +186,20 @@ def test_threads_share_the_module_client(ae):
     for t in threads:
         t.join(60)
     assert errors == []
+
+
+def test_flush_all_refused_by_mcbridge_is_false(redis_srv, caplog):
+    mcb = servers.start_mcbridge(redis_srv.port, extra_args=["--flush-all", "deny"])
+    try:
+        c = memcache.Client(address=f"127.0.0.1:{mcb.port}")
+        assert c.set("kept", 1) is True
+        with caplog.at_level(logging.WARNING, logger="mcbridge_appengine.memcache"):
+            assert c.flush_all() is False
+        assert "flush_all not allowed" in caplog.text
+        assert c.get("kept") == 1
+        c.disconnect_all()
+    finally:
+        mcb.stop()
 
 
 # --------------------------------------------------------------------------- configuration
