@@ -23,15 +23,34 @@ void encodeHeader(uint32_t flags, uint64_t cas, char* out) {
   storeBigEndian64(cas, out + 6);
 }
 
+void encodeHeaderV2(uint32_t flags, uint64_t cas, uint8_t state, uint32_t last_access,
+                    char* out) {
+  encodeHeader(flags, cas, out);
+  out[1] = static_cast<char>(kFormatVersion2);
+  out[14] = static_cast<char>(state);
+  out[15] = static_cast<char>(last_access >> 24);
+  out[16] = static_cast<char>(last_access >> 16);
+  out[17] = static_cast<char>(last_access >> 8);
+  out[18] = static_cast<char>(last_access);
+}
+
 ItemView decodeItem(std::string_view raw) {
   ItemView item;
   const auto* p = reinterpret_cast<const unsigned char*>(raw.data());
-  if (raw.size() >= kHeaderSize && p[0] == kMarker && p[1] == kFormatVersion) {
+  const bool v1 = raw.size() >= kHeaderSize && p[0] == kMarker && p[1] == kFormatVersion;
+  const bool v2 = raw.size() >= kHeaderSizeV2 && p[0] == kMarker && p[1] == kFormatVersion2;
+  if (v1 || v2) {
     item.flags = (uint32_t{p[2]} << 24) | (uint32_t{p[3]} << 16) | (uint32_t{p[4]} << 8) | p[5];
     uint64_t cas = 0;
     for (int i = 6; i < 14; ++i) cas = (cas << 8) | p[i];
     item.cas = cas;
-    item.data = raw.substr(kHeaderSize);
+    item.version = p[1];
+    if (v2) {
+      item.state = p[14];
+      item.last_access =
+          (uint32_t{p[15]} << 24) | (uint32_t{p[16]} << 16) | (uint32_t{p[17]} << 8) | p[18];
+    }
+    item.data = raw.substr(v2 ? kHeaderSizeV2 : kHeaderSize);
     return item;
   }
   item.foreign = true;

@@ -5,13 +5,19 @@
 namespace mcbridge::backend {
 namespace {
 
-// Shared by every script: split a raw value into header (first 6 bytes: marker, version,
-// flags), data and CAS. Foreign values (no header) get the CAS item.cc's foreignCas() computes:
-// the first 8 bytes of SHA-1 with the top bit set.
+// Shared by every script: split a raw value into header (first 6 bytes: marker, version 1,
+// flags), data and CAS; a version-2 item's header comes back as version 1 (a classic command
+// that rewrites the item drops its meta state, as memcached's new item does). Foreign values (no
+// header) get the CAS item.cc's foreignCas() computes: the first 8 bytes of SHA-1 with the top
+// bit set.
 #define MCBRIDGE_LUA_PRELUDE                                                        \
   "local function split(raw)\n"                                                     \
   "  if #raw >= 14 and string.byte(raw, 1) == 251 and string.byte(raw, 2) == 1 then\n" \
   "    return string.sub(raw, 1, 6), string.sub(raw, 15), string.sub(raw, 7, 14)\n" \
+  "  end\n"                                                                         \
+  "  if #raw >= 19 and string.byte(raw, 1) == 251 and string.byte(raw, 2) == 2 then\n" \
+  "    return string.char(251, 1) .. string.sub(raw, 3, 6), string.sub(raw, 20),\n"   \
+  "           string.sub(raw, 7, 14)\n"                                              \
   "  end\n"                                                                         \
   "  local hex = string.sub(redis.sha1hex(raw), 1, 16)\n"                          \
   "  local cas = string.gsub(hex, '..', function(h) return string.char(tonumber(h, 16)) end)\n" \
@@ -36,48 +42,56 @@ return 1
 )lua";
 
 // Unsigned 64-bit arithmetic without Lua doubles losing precision: numbers are split into a
-// high part and the low 10 decimal digits, each exact in a double.
-constexpr std::string_view kIncrBody = MCBRIDGE_LUA_PRELUDE R"lua(
+// high part and the low 10 decimal digits, each exact in a double. delta(data, digits, incr)
+// returns the new value's digits, or nil when data is not a number memcached would accept.
+constexpr std::string_view kDeltaFunction = R"lua(
+local function delta(data, d, incr)
+  local sign, digits, rest = string.match(data, '^%s*([+-]?)(%d+)(.*)$')
+  if not digits then return nil end
+  if rest ~= '' and not string.match(rest, '^[%s%z]') then return nil end
+  digits = string.gsub(digits, '^0+', '')
+  if digits == '' then digits = '0' end
+  if #digits > 20 or (#digits == 20 and digits > '18446744073709551615') then return nil end
+  if sign == '-' and digits ~= '0' then return nil end
+  local function parts(x)
+    local n = #x
+    if n <= 10 then return 0, tonumber(x) end
+    return tonumber(string.sub(x, 1, n - 10)), tonumber(string.sub(x, n - 9))
+  end
+  local hi, lo = parts(digits)
+  local dhi, dlo = parts(d)
+  local E = 10000000000
+  if incr then
+    lo = lo + dlo
+    local carry = 0
+    if lo >= E then lo = lo - E; carry = 1 end
+    hi = hi + dhi + carry
+    -- wrap at 2^64 = 1844674407 3709551616
+    if hi > 1844674407 or (hi == 1844674407 and lo >= 3709551616) then
+      lo = lo - 3709551616
+      if lo < 0 then lo = lo + E; hi = hi - 1 end
+      hi = hi - 1844674407
+    end
+  else
+    if hi < dhi or (hi == dhi and lo < dlo) then
+      hi = 0; lo = 0
+    else
+      lo = lo - dlo
+      if lo < 0 then lo = lo + E; hi = hi - 1 end
+      hi = hi - dhi
+    end
+  end
+  if hi > 0 then return string.format('%d%010d', hi, lo) end
+  return string.format('%d', lo)
+end
+)lua";
+
+constexpr std::string_view kIncrTail = R"lua(
 local raw = redis.call('GET', KEYS[1])
 if not raw then return -1 end
 local header, data = split(raw)
-local sign, digits, rest = string.match(data, '^%s*([+-]?)(%d+)(.*)$')
-if not digits then return -2 end
-if rest ~= '' and not string.match(rest, '^[%s%z]') then return -2 end
-digits = string.gsub(digits, '^0+', '')
-if digits == '' then digits = '0' end
-if #digits > 20 or (#digits == 20 and digits > '18446744073709551615') then return -2 end
-if sign == '-' and digits ~= '0' then return -2 end
-local function parts(d)
-  local n = #d
-  if n <= 10 then return 0, tonumber(d) end
-  return tonumber(string.sub(d, 1, n - 10)), tonumber(string.sub(d, n - 9))
-end
-local hi, lo = parts(digits)
-local dhi, dlo = parts(ARGV[1])
-local E = 10000000000
-if ARGV[2] == '1' then
-  lo = lo + dlo
-  local carry = 0
-  if lo >= E then lo = lo - E; carry = 1 end
-  hi = hi + dhi + carry
-  -- wrap at 2^64 = 1844674407 3709551616
-  if hi > 1844674407 or (hi == 1844674407 and lo >= 3709551616) then
-    lo = lo - 3709551616
-    if lo < 0 then lo = lo + E; hi = hi - 1 end
-    hi = hi - 1844674407
-  end
-else
-  if hi < dhi or (hi == dhi and lo < dlo) then
-    hi = 0; lo = 0
-  else
-    lo = lo - dlo
-    if lo < 0 then lo = lo + E; hi = hi - 1 end
-    hi = hi - dhi
-  end
-end
-local result
-if hi > 0 then result = string.format('%d%010d', hi, lo) else result = string.format('%d', lo) end
+local result = delta(data, ARGV[1], ARGV[2] == '1')
+if not result then return -2 end
 if header then
   -- memcached rewrites a number that got no longer in place, space-padded to the old length
   local stored = result
@@ -129,6 +143,21 @@ end
 return out
 )lua";
 
+}  // namespace
+
+std::string_view itemPrelude() { return MCBRIDGE_LUA_PRELUDE; }
+std::string_view deltaFunction() { return kDeltaFunction; }
+
+namespace {
+std::string_view incrBody() {
+  static const std::string s = std::string(itemPrelude()) + std::string(kDeltaFunction) +
+                               std::string(kIncrTail);
+  return s;
+}
+}  // namespace
+
+namespace {
+
 #undef MCBRIDGE_LUA_PRELUDE
 
 std::string sha1Hex(std::string_view body) {
@@ -146,8 +175,9 @@ std::string sha1Hex(std::string_view body) {
 
 std::array<ScriptInfo, kScriptCount> makeScripts() {
   std::array<ScriptInfo, kScriptCount> s;
-  const std::string_view bodies[kScriptCount] = {kCasBody, kIncrBody, kAppendBody, kPersistBody,
-                                                 kGetAndTouchBody};
+  const std::string_view bodies[kScriptCount] = {
+      kCasBody,          incrBody(),         kAppendBody,       kPersistBody, kGetAndTouchBody,
+      metaGetBody(),     metaSetBody(),     metaDeleteBody(),  metaArithmeticBody()};
   for (size_t i = 0; i < kScriptCount; ++i) s[i] = {bodies[i], sha1Hex(bodies[i])};
   return s;
 }

@@ -24,8 +24,13 @@ enum class Script : uint8_t {
   kPersist,
   // KEYS: keys; ARGV: mode (EX, EXAT, PERSIST, DEL), value -> array of values or nil
   kGetAndTouch,
+  // The meta commands' scripts (meta_scripts.cc documents their arguments and results).
+  kMetaGet,
+  kMetaSet,
+  kMetaDelete,
+  kMetaArithmetic,
 };
-inline constexpr size_t kScriptCount = 5;
+inline constexpr size_t kScriptCount = 9;
 
 struct ScriptInfo {
   std::string_view body;
@@ -36,5 +41,15 @@ struct ScriptInfo {
 const ScriptInfo& script(Script s);
 // Bodies of every script, for SCRIPT LOAD on each (re)connect.
 std::vector<std::string> allScriptBodies();
+
+// The Lua item-format helper every script starts with (split()).
+std::string_view itemPrelude();
+// The Lua function delta(data, digits, incr) of incr/decr and ma.
+std::string_view deltaFunction();
+// Bodies of the meta scripts (meta_scripts.cc), built once.
+std::string_view metaGetBody();
+std::string_view metaSetBody();
+std::string_view metaDeleteBody();
+std::string_view metaArithmeticBody();
 
 }  // namespace mcbridge::backend

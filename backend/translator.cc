@@ -78,6 +78,7 @@ void Translator::sendScript(int script_index, PendingOp* op, CommandSink* sink,
 
 bool Translator::retryIfNoScript(PendingOp* op, const redisReply* r, CommandSink* sink,
                                  RedisCompletion* completion) {
+  if (resendStaleMetaGet(op, r, sink, completion)) return true;
   if (op->script < 0 || op->retried || r->type != REDIS_REPLY_ERROR ||
       !std::string_view(r->str, r->len).starts_with("NOSCRIPT")) {
     return false;
@@ -156,6 +157,12 @@ bool Translator::start(const protocol::Request& req, int64_t now, PendingOp* op,
       counters_->cmd_touch.add();
       sendTouch(req, now, op, sink, completion);
       return true;
+    case Command::kMetaGet:
+    case Command::kMetaSet:
+    case Command::kMetaDelete:
+    case Command::kMetaArithmetic:
+    case Command::kMetaDebug:
+      return startMeta(req, now, op, sink, completion, out);
     default:
       put(*op, "SERVER_ERROR not implemented\r\n", out);
       return false;
@@ -333,6 +340,10 @@ void Translator::finish(const PendingOp& op, const redisReply* r, std::string* o
   }
   const bool is_int = r->type == REDIS_REPLY_INTEGER;
   const long long n = is_int ? r->integer : 0;
+  if (op.kind >= ReplyKind::kMetaGet) {
+    finishMeta(op, r, out);
+    return;
+  }
   switch (op.kind) {
     case ReplyKind::kMultiGet: {
       if (r->type != REDIS_REPLY_ARRAY) break;
@@ -401,6 +412,8 @@ void Translator::finish(const PendingOp& op, const redisReply* r, std::string* o
       return put(op, n >= 1 ? reply::kTouched : reply::kNotFound, out);
     case ReplyKind::kFlush:
       return put(op, reply::kOk, out);
+    default:  // meta kinds: finishMeta above
+      break;
   }
   // A reply of a type the command never produces: a bug or a foreign proxy in between.
   counters_->backend_error_replies.add();

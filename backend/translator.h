@@ -35,6 +35,30 @@ enum class ReplyKind : uint8_t {
   kDelete,          // DEL: 1 DELETED, 0 NOT_FOUND
   kTouch,           // PEXPIRE / EXPIREAT / DEL / persist script: 1 TOUCHED, 0 NOT_FOUND
   kFlush,           // FLUSHDB: OK
+  // meta commands (translator_meta.cc)
+  kMetaGet,          // MGET of one key (mg without flags that write)
+  kMetaGetScript,    // mg script (also me)
+  kMetaGetClaim,     // mg script claiming the win of a stale item MGET found
+  kMetaSet,          // SET [NX|XX] / EXISTS / DEL (ms without a read)
+  kMetaSetScript,    // ms script
+  kMetaDelete,       // DEL
+  kMetaDeleteScript,  // md script
+  kMetaArithmetic,   // ma script
+};
+
+// What a meta command's reply needs besides PendingOp::keys (the key, decoded).
+struct MetaOp {
+  std::string tokens;        // the request's flag tokens
+  bool base64 = false;       // the key came base64-encoded (b)
+  bool quiet = false;        // q: the nominal reply is not sent (errors always are)
+  bool debug = false;        // me
+  std::string stale_raw;     // mg: the stale item MGET found, while its win is claimed
+  uint8_t set_reply = 0;     // kMetaSet: 0 SET, 1 EXISTS (add, expired), 2 DEL (replace,
+                             // expired), 3 DEL (set, expired)
+  uint64_t cas = 0;          // ms/md/ma: the CAS written
+  int64_t now = 0;           // unix seconds when the request started
+  int64_t ttl_touch = -1;    // remaining seconds after T / after N (see MetaItem)
+  int64_t ttl_vivify = -1;
 };
 
 // What a reply needs to know about its request, copied out of the read buffer (the buffer is
@@ -50,6 +74,7 @@ struct PendingOp {
   std::string script_args;
   int8_t script = -1;  // backend::Script, or -1
   bool retried = false;
+  MetaOp meta;
 };
 
 // A value the caller writes to the client straight from the Redis reply instead of copying it
@@ -87,6 +112,8 @@ class Translator {
   // also reloads Redis's script cache) and returns true: the completion will run again.
   [[nodiscard]] bool retryIfNoScript(PendingOp* op, const redisReply* reply, CommandSink* sink,
                                      RedisCompletion* completion);
+  // (It also resends an mg answered from a plain read that found a stale item whose win token
+  // is still to hand out, as the script that can hand it out atomically.)
   // The same for a request whose Redis command failed (timeout, disconnect).
   void fail(const PendingOp& op, RedisFailure failure, std::string* out);
 
@@ -106,6 +133,14 @@ class Translator {
   void sendScript(int script_index, PendingOp* op, CommandSink* sink,
                   RedisCompletion* completion);
   void errorReply(const PendingOp& op, const redisReply* r, std::string* out);
+  // Meta commands (translator_meta.cc).
+  bool startMeta(const protocol::Request& req, int64_t now, PendingOp* op, CommandSink* sink,
+                 RedisCompletion* completion, std::string* out);
+  void sendMetaGetScript(PendingOp* op, const protocol::MetaFlags* flags, CommandSink* sink,
+                         RedisCompletion* completion);
+  void finishMeta(const PendingOp& op, const redisReply* r, std::string* out);
+  bool resendStaleMetaGet(PendingOp* op, const redisReply* r, CommandSink* sink,
+                          RedisCompletion* completion);
 
   TranslatorOptions options_;
   CasGenerator* cas_;

@@ -11,11 +11,15 @@
 #include <climits>
 #include <cstring>
 
+#include "protocol/parse_util.h"
+#include "protocol/meta_parser.h"
 #include "protocol/reply.h"
 
 namespace mcbridge::protocol {
 
 namespace {
+
+using namespace internal;  // NOLINT(google-build-using-namespace): the shared parse helpers
 
 // memcached's tokenizer keeps 23 words per pass (MAX_TOKENS 24 minus the terminator); words after
 // the 23rd only matter to the get family, which rescans the raw key list.
@@ -51,121 +55,6 @@ std::string_view restAfter(std::string_view line, std::string_view word) {
   if (b == std::string_view::npos) return {};
   size_t e = rest.find_last_not_of(' ');
   return rest.substr(b, e - b + 1);
-}
-
-// isspace() in the C locale. memcached's strto* helpers skip it in front of a number and accept
-// it right after one, so "\t5" and "5\tx" are valid numbers inside a space-separated token.
-bool isCSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
-}
-
-// The part of C's strtoull/strtol that memcached's safe_strto* rely on, base 10: optional
-// whitespace, optional sign, at least one digit, then the token must end or continue with
-// whitespace. Fails on overflow of the magnitude (strto* would set ERANGE).
-bool scanNumber(std::string_view tok, bool* negative, uint64_t* magnitude) {
-  size_t i = 0;
-  while (i < tok.size() && isCSpace(tok[i])) ++i;
-  bool neg = false;
-  if (i < tok.size() && (tok[i] == '+' || tok[i] == '-')) {
-    neg = tok[i] == '-';
-    ++i;
-  }
-  const size_t first_digit = i;
-  uint64_t v = 0;
-  bool overflow = false;
-  for (; i < tok.size() && tok[i] >= '0' && tok[i] <= '9'; ++i) {
-    const auto d = static_cast<uint64_t>(tok[i] - '0');
-    if (v > (UINT64_MAX - d) / 10) {
-      overflow = true;
-    } else {
-      v = v * 10 + d;
-    }
-  }
-  if (i == first_digit || overflow) return false;
-  if (i < tok.size() && !isCSpace(tok[i])) return false;
-  *negative = neg;
-  *magnitude = v;
-  return true;
-}
-
-// safe_strtoull: strtoull wraps "-5" to 2^64-5; memcached rejects a '-' only when the wrapped
-// value is negative as int64, so "-0" is 0 and "-18446744073709551615" is 1 (verified on 1.6.18).
-bool parseU64(std::string_view tok, uint64_t* out) {
-  bool neg = false;
-  uint64_t mag = 0;
-  if (!scanNumber(tok, &neg, &mag)) return false;
-  const uint64_t v = neg ? 0 - mag : mag;
-  if (neg && static_cast<int64_t>(v) < 0) return false;
-  *out = v;
-  return true;
-}
-
-// safe_strtoul into a uint32: like parseU64, then silently truncated mod 2^32 (memcached stores
-// the unsigned long in a uint32_t; `set a 4294967296 0 1` stores flags 0).
-bool parseU32(std::string_view tok, uint32_t* out) {
-  uint64_t v = 0;
-  if (!parseU64(tok, &v)) return false;
-  *out = static_cast<uint32_t>(v);
-  return true;
-}
-
-// strtol on a 64-bit long: the int64 range, else ERANGE.
-bool parseI64(std::string_view tok, int64_t* out) {
-  bool neg = false;
-  uint64_t mag = 0;
-  if (!scanNumber(tok, &neg, &mag)) return false;
-  if (!neg && mag > static_cast<uint64_t>(INT64_MAX)) return false;
-  if (neg && mag > static_cast<uint64_t>(INT64_MAX) + 1) return false;
-  *out = static_cast<int64_t>(neg ? 0 - mag : mag);
-  return true;
-}
-
-// safe_strtol into an int32 (exptime): any int64 text, truncated to int32 like 1.6.18 does
-// (`4294967296` means 0, i.e. never expires).
-bool parseExptime(std::string_view tok, int64_t* out) {
-  int64_t v = 0;
-  if (!parseI64(tok, &v)) return false;
-  *out = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(v)));
-  return true;
-}
-
-ParseResult okResult(size_t consumed) {
-  ParseResult r;
-  r.status = ParseStatus::kOk;
-  r.consumed = consumed;
-  return r;
-}
-
-ParseResult errorResult(size_t consumed, std::string_view reply, bool suppress = false) {
-  ParseResult r;
-  r.status = ParseStatus::kError;
-  r.consumed = consumed;
-  r.error_reply = reply;
-  r.suppress_reply = suppress;
-  return r;
-}
-
-ParseResult needMoreResult(size_t needed) {
-  ParseResult r;
-  r.status = ParseStatus::kNeedMore;
-  r.needed = needed;
-  return r;
-}
-
-ParseResult closeResult() {
-  ParseResult r;
-  r.status = ParseStatus::kClose;
-  return r;
-}
-
-// memcached's item: 48-byte header, key + NUL, value + "\r\n", 8-byte CAS, and 4 bytes of flags
-// only when they are non-zero (PROTOCOL.md §5.5). The whole item must fit item_size_max.
-uint64_t itemOverhead(size_t key_length, uint32_t flags) {
-  return 48 + static_cast<uint64_t>(key_length) + 1 + 2 + 8 + (flags != 0 ? 4 : 0);
-}
-
-bool fitsInItem(uint32_t item_size_max, size_t key_length, uint32_t flags, uint32_t value_length) {
-  return itemOverhead(key_length, flags) + value_length <= item_size_max;
 }
 
 // memcached lets an unterminated line grow past 2048 bytes only if, after at most 100 spaces, it
@@ -403,20 +292,6 @@ ParseResult parseSimple(const Line& line, Command command, Request* out) {
   return okResult(line.consumed);
 }
 
-// mn [anything]    (extra words ignored)
-// mg|ms|md|ma|me ... : not implemented yet. ms will need the data-block handling of
-// parseStorage (it has the same need-more / bad-data-chunk framing).
-ParseResult parseMeta(const Line& line, Request* out) {
-  const std::string_view verb = line.words.w[0];
-  if (verb == "mn") {
-    Request req;
-    req.command = Command::kMetaNoop;
-    *out = req;
-    return okResult(line.consumed);
-  }
-  return errorResult(line.consumed, reply::kError);
-}
-
 // An unknown verb. memcached closes the connection if the last word (the 23rd on a longer line)
 // starts with "HTTP/", but only for verbs that fall through its whole dispatch: verbs starting
 // with one of "gsacidt" are answered ERROR inside their first-letter branch, as are a few admin
@@ -477,7 +352,12 @@ ParseResult Parser::parse(std::string_view in, Request* out) const {
     return errorResult(line.consumed, reply::kError);
   }
   const std::string_view verb = line.words.w[0];
-  if (verb.size() == 2 && verb[0] == 'm') return parseMeta(line, out);
+  if (verb.size() == 2 && verb[0] == 'm') {
+    const MetaLine meta{in, line.text,
+                        std::span<const std::string_view>(line.words.w.data(), line.words.n),
+                        line.consumed};
+    return parseMetaCommand(meta, limits_, out);
+  }
 
   static constexpr std::array<VerbEntry, 22> kVerbs = {{
       {"get", Command::kGet},
@@ -543,7 +423,7 @@ ParseResult Parser::parse(std::string_view in, Request* out) const {
     case Command::kQuit:
     case Command::kShutdown:
       return parseSimple(line, entry->command, out);
-    case Command::kMetaNoop:  // reached through parseMeta, not this table
+    default:  // meta commands are parsed by parseMetaCommand, not through this table
       break;
   }
   return parseUnknown(line);

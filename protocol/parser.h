@@ -25,7 +25,8 @@ struct ParseResult {
   // kNeedMore: the total input size at which parsing can make progress (0 = unknown, any more
   // data). For a storage command this is line + value + 2, so a 1 MiB value is not re-scanned.
   size_t needed = 0;
-  // kOk with Request::too_large: bytes of value to discard after `consumed`, arriving later.
+  // kOk with Request::too_large, or kError of an ms line: bytes of value to discard after
+  // `consumed`, possibly arriving later.
   uint64_t swallow = 0;
   // kError: the exact reply bytes memcached sends, e.g. "ERROR\r\n" (static storage).
   std::string_view error_reply;
@@ -54,7 +55,8 @@ class Parser {
   // into `in` (within the first `consumed` bytes); on any other status *out is left untouched.
   // Never reads outside `in`, never allocates. kNeedMore consumes nothing, so the caller may
   // retry after every read, or wait until it holds `needed` bytes when that is non-zero.
-  // Meta commands (mg/ms/md/ma/mn/me) are not parsed yet: they yield kError "ERROR\r\n".
+  // Meta commands (mg/ms/md/ma/mn/me) are parsed by parseMetaCommand (meta_parser.h). A kError
+  // with a non-zero `swallow` (an ms error after its <datalen>) also discards that many bytes.
   [[nodiscard]] ParseResult parse(std::string_view in, Request* out) const;
 
   const ParserLimits& limits() const { return limits_; }

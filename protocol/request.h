@@ -36,17 +36,22 @@ enum class Command : uint8_t {
   kQuit,
   kShutdown,
   kCacheMemlimit,
-  // meta commands (the others are not implemented yet and answer ERROR)
+  // meta commands (meta_parser.h): mn, mg, ms, md, ma, me
   kMetaNoop,  // mn: "MN", the end marker of a pipeline of quiet meta commands
+  kMetaGet,
+  kMetaSet,
+  kMetaDelete,
+  kMetaArithmetic,
+  kMetaDebug,
 };
-inline constexpr size_t kCommandCount = static_cast<size_t>(Command::kMetaNoop) + 1;
+inline constexpr size_t kCommandCount = static_cast<size_t>(Command::kMetaDebug) + 1;
 
 // The command's name as the client sends it (for metrics and logs).
 constexpr std::string_view commandName(Command c) {
   constexpr std::string_view kNames[kCommandCount] = {
       "get",  "gets", "gat",  "gats",   "set",       "add",     "replace", "append",
       "prepend", "cas", "incr", "decr", "delete", "touch", "flush_all", "stats",
-      "version", "verbosity", "quit", "shutdown", "cache_memlimit", "mn"};
+      "version", "verbosity", "quit", "shutdown", "cache_memlimit", "mn", "mg", "ms", "md", "ma", "me"};
   return kNames[static_cast<size_t>(c)];
 }
 
@@ -74,6 +79,31 @@ class KeyIterator {
   std::string_view rest_;
 };
 
+// The flags of a meta command (mg/ms/md/ma/me), checked by the parser. Return flags are replayed
+// from `tokens` in the order the client sent them, as memcached does.
+struct MetaFlags {
+  // One bit per flag letter seen: metaBit('a'..'z', 'A'..'Z').
+  uint64_t seen = 0;
+  std::string_view tokens;  // the flag tokens as sent (space separated), after key / datalen
+  bool base64 = false;      // b: Request::key is base64 text (valid: the parser decoded it once)
+  char mode = 0;            // M: ms mode (E A P R S) or ma mode (I + D -), 0 if none
+  int64_t ttl = 0;          // T: exptime (memcached's int32 value)
+  int64_t vivify_ttl = 0;   // N: exptime of the item created on a miss
+  int64_t recache = 0;      // R: win if the remaining TTL is below this
+  uint32_t client_flags = 0;  // F
+  uint64_t compare_cas = 0;   // C
+  uint64_t delta = 1;         // D
+  uint64_t initial = 0;       // J
+  bool has(char flag) const;
+};
+
+constexpr uint64_t metaBit(char c) {
+  if (c >= 'a' && c <= 'z') return uint64_t{1} << (c - 'a');
+  if (c >= 'A' && c <= 'Z') return uint64_t{1} << (26 + c - 'A');
+  return 0;
+}
+inline bool MetaFlags::has(char flag) const { return (seen & metaBit(flag)) != 0; }
+
 struct Request {
   Command command = Command::kVersion;
   bool noreply = false;
@@ -95,6 +125,7 @@ struct Request {
   std::string_view data;      // storage: exactly value_length bytes (without the \r\n)
   int64_t number = 0;         // verbosity level, cache_memlimit megabytes
   std::string_view args;      // stats: the text after "stats" (trimmed), e.g. "settings"
+  MetaFlags meta;             // meta commands; noreply is the q flag
 };
 
 }  // namespace mcbridge::protocol

@@ -114,8 +114,8 @@ void ClientConnection::process() {
       swallow_ -= n;
       if (swallow_ > 0) break;
       // The value of a too-large item is gone: now the request may be answered (memcached
-      // replies only after the whole data block has arrived).
-      dispatch(pending_too_large_);
+      // replies only after the whole data block has arrived). An ms error was answered already.
+      if (dispatch_after_swallow_) dispatch(pending_too_large_);
       continue;
     }
     if (queue_.size() >= kMaxQueuedReplies || out_.size() >= kMaxPendingOutput) break;
@@ -134,6 +134,8 @@ void ClientConnection::process() {
           pending_too_large_ = req;
           pending_too_large_.key = too_large_key_;
           pending_too_large_.keys = {};
+          pending_too_large_.meta.tokens = {};
+          dispatch_after_swallow_ = true;
           swallow_ = r.swallow;
           in_.consume(r.consumed);
           continue;
@@ -146,6 +148,9 @@ void ClientConnection::process() {
         worker_->counters().protocol_errors.add();
         if (!r.suppress_reply) localReply(r.error_reply);
         in_.consume(r.consumed);
+        // An ms line rejected after its <datalen>: its data block is discarded unread.
+        dispatch_after_swallow_ = false;
+        swallow_ = r.swallow;
         break;
       case protocol::ParseStatus::kClose:
         // memcached closes without a reply (line too long, HTTP request); earlier replies still go.

@@ -108,7 +108,8 @@ class ClientConnection {
 
   backend::ReadBuffer in_;
   size_t needed_ = 0;      // parse again only when this many unparsed bytes are buffered
-  uint64_t swallow_ = 0;   // bytes of a too-large value still to discard
+  uint64_t swallow_ = 0;   // bytes of a too-large value (or a rejected ms value) to discard
+  bool dispatch_after_swallow_ = false;  // pending_too_large_ is answered once swallowed
   protocol::Request pending_too_large_;
   std::string too_large_key_;
 
