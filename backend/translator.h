@@ -52,6 +52,7 @@ struct MetaOp {
   bool base64 = false;       // the key came base64-encoded (b)
   bool quiet = false;        // q: the nominal reply is not sent (errors always are)
   bool debug = false;        // me
+  bool opaque_too_long = false;  // ma: answer that error once the command ran
   std::string stale_raw;     // mg: the stale item MGET found, while its win is claimed
   uint8_t set_reply = 0;     // kMetaSet: 0 SET, 1 EXISTS (add, expired), 2 DEL (replace,
                              // expired), 3 DEL (set, expired)

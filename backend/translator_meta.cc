@@ -127,6 +127,7 @@ bool Translator::startMeta(const protocol::Request& req, int64_t now, PendingOp*
   m.base64 = f.base64;
   m.quiet = req.noreply;
   m.debug = req.command == Command::kMetaDebug;
+  m.opaque_too_long = f.opaque_too_long;
   m.stale_raw.clear();
   m.set_reply = 0;
   m.cas = 0;
@@ -457,6 +458,10 @@ void Translator::finishMeta(const PendingOp& op, const redisReply* r, std::strin
       const long long code = integer(r->element[0]);
       if (code == 4) {
         out->append(kNonNumeric);
+        return;
+      }
+      if (m.opaque_too_long) {
+        out->append("CLIENT_ERROR opaque token too long\r\n");
         return;
       }
       if (code == 2 || code == 3) {

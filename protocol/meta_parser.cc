@@ -217,7 +217,10 @@ ParseResult parseDeleteOrArithmetic(const MetaLine& line, Command command, Reque
         return errorResult(line.consumed, kBadArithMode);
     }
   }
-  if (opaqueTooLong(line, 2)) return errorResult(line.consumed, kOpaqueTooLong);
+  if (opaqueTooLong(line, 2)) {
+    if (command == Command::kMetaDelete) return errorResult(line.consumed, kOpaqueTooLong);
+    req.meta.opaque_too_long = true;
+  }
   req.meta.tokens = flagTokens(line, 2);
   req.noreply = req.meta.has('q');
   *out = req;

@@ -15,6 +15,7 @@ import re
 from typing import Iterable
 
 from harness import Case, Step
+from meta_cases import all_meta_cases
 from servers import TRANSCRIPTS_DIR
 
 STORAGE = [b"set", b"add", b"replace", b"append", b"prepend"]
@@ -763,7 +764,9 @@ def all_cases():
     splittable = [c for c in storage_matrix() + bad_data() + cas_flows() + incr_decr()[:40]
                   + token_counts() + key_lengths() + numeric_fields()[::3] + retrieval()
                   + delete_touch()[::2] if c.sentinel]
-    cases = base + split_variants(splittable) + too_large() + transcript_cases()
+    meta, meta_large = all_meta_cases()
+    cases = (base + split_variants(splittable) + too_large() + transcript_cases() + meta
+             + split_variants([c for c in meta if not c.lockstep][::4]) + meta_large)
     ids = [c.id for c in cases]
     dup = {i for i in ids if ids.count(i) > 1}
     assert not dup, f"duplicate case ids: {sorted(dup)[:10]}"

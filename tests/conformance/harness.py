@@ -53,10 +53,35 @@ class Case:
 _VALUE_RE = re.compile(rb"^VALUE (\S+) (\S+) (\d+)(?: (\S+))?$")
 
 
+_META_RE = re.compile(rb"^(VA (\d+)|HD|NS|EX|NF|EN)((?: \S+)*)$")
+_ME_RE = re.compile(rb"^ME (\S+) exp=(-?\d+) la=(\d+) cas=(\d+) (.*)$")
+
+
+def _coarse(n: int) -> int:
+    """Seconds compared 'within a second' (meta t/l, me exp/la): 29 and 30 fall together."""
+    return (n + 1) // 5 if n >= 0 else -((-n + 1) // 5)
+
+
+def _meta_tokens(tokens: bytes, mapping: dict) -> bytes:
+    out = []
+    for t in tokens.split(b" "):
+        if re.fullmatch(rb"c\d+", t):
+            cas = t[1:]
+            if cas != b"0":
+                if cas not in mapping:
+                    mapping[cas] = len(mapping) + 1
+                t = b"c<c%d>" % mapping[cas]
+        elif re.fullmatch(rb"[tl]-?\d+", t):
+            t = t[:1] + b"~%d" % _coarse(int(t[1:]))
+        out.append(t)
+    return b" ".join(out)
+
+
 def normalize_cas(stream: bytes, mapping: Optional[dict] = None):
-    """Replace the CAS field of 5-field VALUE lines by c1, c2, ... (same value -> same
-    token). Data blocks are skipped by their declared length. Returns (bytes, mapping)
-    where mapping is {real_cas_bytes: token_index}."""
+    """Replace the CAS field of 5-field VALUE lines, the c token of meta replies and the cas=
+    of me by c1, c2, ... (same value -> same token); meta TTL/idle seconds (t, l, exp=, la=)
+    are compared within a second. Data blocks are skipped by their declared length. Returns
+    (bytes, mapping) where mapping is {real_cas_bytes: token_index}."""
     if mapping is None:
         mapping = {}
     out = bytearray()
@@ -68,6 +93,25 @@ def normalize_cas(stream: bytes, mapping: Optional[dict] = None):
             out += stream[pos:]
             break
         line = stream[pos:eol]
+        mm = _META_RE.match(line)
+        if mm:
+            code, size, tokens = mm.groups()
+            out += code + _meta_tokens(tokens, mapping) + b"\r\n"
+            pos = eol + 2
+            if size is not None:
+                end = pos + int(size) + 2
+                out += stream[pos:end]
+                pos = end
+            continue
+        me = _ME_RE.match(line)
+        if me:
+            key, exp, la, cas, rest = me.groups()
+            if cas not in mapping:
+                mapping[cas] = len(mapping) + 1
+            out += b"ME %s exp~%d la~%d cas=<c%d> %s\r\n" % (
+                key, _coarse(int(exp)), _coarse(int(la)), mapping[cas], rest)
+            pos = eol + 2
+            continue
         m = _VALUE_RE.match(line)
         if m:
             key, flags, length, cas = m.groups()
