@@ -54,7 +54,8 @@ inline std::string describe(const ParseResult& r, const Request& q) {
     case ParseStatus::kError: {
       std::string_view text = r.error_reply;
       if (text.ends_with("\r\n")) text.remove_suffix(2);
-      return (r.suppress_reply ? "(noreply) "s : ""s) + std::string(text);
+      return (r.suppress_reply ? "(noreply) "s : ""s) + std::string(text) +
+             (r.swallow != 0 ? " swallow=" + std::to_string(r.swallow) : ""s);
     }
     case ParseStatus::kOk:
       break;
@@ -74,6 +75,17 @@ inline std::string describe(const ParseResult& r, const Request& q) {
   if (!q.data.empty()) s += " data=" + escape(q.data);
   if (q.number != d.number) s += " number=" + std::to_string(q.number);
   if (!q.args.empty()) s += " args=[" + escape(q.args) + "]";
+  if (!q.meta.tokens.empty()) s += " tokens=[" + escape(q.meta.tokens) + "]";
+  if (q.meta.base64) s += " base64";
+  if (q.meta.mode != 0) s += " mode=" + std::string(1, q.meta.mode);
+  if (q.meta.has('T')) s += " T=" + std::to_string(q.meta.ttl);
+  if (q.meta.has('N')) s += " N=" + std::to_string(q.meta.vivify_ttl);
+  if (q.meta.has('R')) s += " R=" + std::to_string(q.meta.recache);
+  if (q.meta.has('F')) s += " F=" + std::to_string(q.meta.client_flags);
+  if (q.meta.has('C')) s += " C=" + std::to_string(q.meta.compare_cas);
+  if (q.meta.has('D')) s += " D=" + std::to_string(q.meta.delta);
+  if (q.meta.has('J')) s += " J=" + std::to_string(q.meta.initial);
+  if (q.meta.opaque_too_long) s += " opaque_too_long";
   if (q.noreply) s += " noreply";
   if (q.too_large) s += " too_large swallow=" + std::to_string(r.swallow);
   return s;
@@ -131,7 +143,7 @@ inline std::vector<std::string> runReads(std::string_view in, const std::vector<
       REQUIRE(r.consumed > 0);
       REQUIRE(r.consumed <= view.size());
       if (r.status == ParseStatus::kOk) {
-        for (std::string_view v : {req.key, req.keys, req.data, req.args}) {
+        for (std::string_view v : {req.key, req.keys, req.data, req.args, req.meta.tokens}) {
           if (v.empty()) continue;
           REQUIRE(v.data() >= view.data());
           REQUIRE(v.data() + v.size() <= view.data() + r.consumed);
