@@ -148,7 +148,7 @@ bool Translator::startMeta(const protocol::Request& req, int64_t now, PendingOp*
       }
       op->kind = ReplyKind::kMetaGet;
       args_.assign({{"MGET"}, keyArg(key)});
-      sink->send(args_, completion);
+      sink->send(Route::keys(1, 1, /*read=*/true), args_, completion);
       return true;
     case Command::kMetaSet:
       break;
@@ -156,7 +156,7 @@ bool Translator::startMeta(const protocol::Request& req, int64_t now, PendingOp*
       if (!f.has('C') && !f.has('I')) {
         op->kind = ReplyKind::kMetaDelete;
         args_.assign({{"DEL"}, keyArg(key)});
-        sink->send(args_, completion);
+        sink->send(Route::key(1), args_, completion);
         return true;
       }
       op->kind = ReplyKind::kMetaDeleteScript;
@@ -206,7 +206,7 @@ bool Translator::startMeta(const protocol::Request& req, int64_t now, PendingOp*
     // memcached drops the old item (whatever the mode) so no stale value survives.
     op->kind = ReplyKind::kTooLarge;
     args_.assign({{"DEL"}, keyArg(key)});
-    sink->send(args_, completion);
+    sink->send(Route::key(1), args_, completion);
     return true;
   }
   counters_->cmd_set.add();
@@ -247,7 +247,7 @@ bool Translator::startMeta(const protocol::Request& req, int64_t now, PendingOp*
       m.set_reply = mode == 'R' ? 2 : 3;
       args_.assign({{"DEL"}, keyArg(key)});
     }
-    sink->send(args_, completion);
+    sink->send(Route::key(1), args_, completion);
     return true;
   }
   args_.assign({{"SET"}, keyArg(key), {hdr, req.data}});
@@ -257,7 +257,7 @@ bool Translator::startMeta(const protocol::Request& req, int64_t now, PendingOp*
   }
   if (mode == 'E') args_.push_back({"NX"});
   if (mode == 'R') args_.push_back({"XX"});
-  sink->send(args_, completion);
+  sink->send(Route::key(1), args_, completion);
   return true;
 }
 

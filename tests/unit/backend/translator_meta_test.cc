@@ -17,7 +17,8 @@ namespace {
 
 struct Sink final : backend::CommandSink {
   std::vector<std::vector<std::string>> commands;
-  void send(std::span<const RedisArg> args, backend::RedisCompletion*) override {
+  void send(const backend::Route&, std::span<const RedisArg> args,
+            backend::RedisCompletion*) override {
     std::vector<std::string> cmd;
     for (const RedisArg& a : args) cmd.push_back(std::string(a.first) + std::string(a.second));
     commands.push_back(std::move(cmd));
