@@ -1,4 +1,4 @@
-// libFuzzer target for the text-protocol parser.
+// libFuzzer target for the text-protocol parser, meta commands (mg/ms/md/ma/mn/me) included.
 //
 // Input: one mode byte, then the bytes a client sends. The mode picks the limits (default, or tiny
 // ones so the line-length and too-large paths are reachable with short inputs) and a read size.
@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/meta_parser.h"
+#include "protocol/meta_reply.h"
 #include "protocol/parser.h"
 #include "protocol/reply.h"
 #include "protocol/request.h"
@@ -50,7 +52,39 @@ std::string signature(const ParseResult& r, const Request& q) {
        std::to_string(q.value_length) + '|' + std::string(q.data) + '|' + std::to_string(q.number) +
        '|' + std::string(q.args) + '|' + std::to_string(q.noreply) + std::to_string(q.too_large) +
        '|' + std::to_string(r.consumed) + '|' + std::to_string(r.swallow);
+  const auto& m = q.meta;
+  s += '|' + std::to_string(m.seen) + '|' + std::string(m.tokens) + '|' +
+       std::to_string(m.base64) + m.mode + '|' + std::to_string(m.ttl) + '|' +
+       std::to_string(m.vivify_ttl) + '|' + std::to_string(m.recache) + '|' +
+       std::to_string(m.client_flags) + '|' + std::to_string(m.compare_cas) + '|' +
+       std::to_string(m.delta) + '|' + std::to_string(m.initial) + '|' +
+       std::to_string(m.opaque_too_long);
   return s;
+}
+
+bool isMeta(mcbridge::protocol::Command c) {
+  using mcbridge::protocol::Command;
+  return c == Command::kMetaGet || c == Command::kMetaSet || c == Command::kMetaDelete ||
+         c == Command::kMetaArithmetic || c == Command::kMetaDebug;
+}
+
+// Meta requests: the flags the parser accepted are well formed, a base64 key decodes, and the
+// reply composers accept them.
+void checkMeta(const Request& req, std::string_view view, size_t consumed) {
+  namespace p = mcbridge::protocol;
+  check(within(req.meta.tokens, view, consumed), "meta tokens outside the consumed input");
+  char buf[p::kMaxDecodedKey];
+  const std::string_view key = p::metaKey(req, buf);
+  check(!key.empty() && key.size() <= p::kMaxKeyLength, "meta key length");
+  check(req.noreply == req.meta.has('q'), "q is noreply");
+  p::MetaItem item;
+  item.size = req.data.size();
+  item.key_binary = req.meta.base64;
+  std::string reply;
+  p::appendMetaGetHit(&reply, req.meta.tokens, key, req.meta.has('v'), item);
+  p::appendMetaStatus(&reply, "EN", req.meta.tokens, key, req.meta.base64, &item.cas);
+  p::appendMetaArithmetic(&reply, req.meta.tokens, key, req.meta.base64, true, "1", item);
+  check(reply.ends_with("\r\n"), "meta reply");
 }
 
 // Parses `view` and checks the result against the contract in parser.h.
@@ -68,6 +102,12 @@ ParseResult parseChecked(const Parser& parser, std::string_view view, Request* o
     case ParseStatus::kError:
       check(r.consumed > 0 && r.consumed <= view.size(), "error consumed out of range");
       check(r.error_reply.size() >= 2 && r.error_reply.ends_with("\r\n"), "bad error reply");
+      // only an ms rejected after its <datalen> discards its data block
+      if (r.swallow != 0) {
+        const size_t verb = view.find_first_not_of(' ');
+        check(verb != std::string_view::npos && view.substr(verb).starts_with("ms "),
+              "error swallow outside ms");
+      }
       break;
     case ParseStatus::kOk: {
       check(r.consumed > 0 && r.consumed <= view.size(), "ok consumed out of range");
@@ -75,6 +115,7 @@ ParseResult parseChecked(const Parser& parser, std::string_view view, Request* o
         check(within(v, view, r.consumed), "view outside the consumed input");
       }
       check(req.too_large == (r.swallow != 0), "swallow without too_large");
+      if (isMeta(req.command)) checkMeta(req, view, r.consumed);
       if (req.too_large) check(r.swallow == req.value_length + uint64_t{2}, "swallow size");
       if (!req.too_large) check(req.data.size() == req.value_length, "data size");
       // Keys the iterator yields are the ones the parser counted and length-checked.
