@@ -75,6 +75,7 @@ struct Options {
   std::string key_prefix;  // default: "lg<value_size>:"
   std::string label;
   uint64_t seed = 1;
+  bool meta = false;  // gets as meta commands: mg <key> v f k (Dalli-style quiet + mn for M > 1)
   // idle mode
   int idle_conns = 0;
   double hold = 30;
@@ -99,6 +100,8 @@ struct Options {
                "  --no-prefill      do not set every key before measuring\n"
                "  --key-prefix P    key prefix (lg<value-size>:)\n"
                "  --label L         copied into the JSON output\n"
+               "  --meta            gets as meta commands: `mg <key> v f k`, or for --multiget\n"
+               "                    M > 1 M quiet `mg <key> v f k q` and `mn` (Dalli's get_multi)\n"
                "  --seed N          random seed (1)\n"
                "  --idle-conns N    idle mode: open N connections, check each with version,\n"
                "                    write --ready-file, hold them --hold S seconds (or until\n"
@@ -148,6 +151,7 @@ Options parseOptions(int argc, char** argv) {
     else if (a == "--no-prefill") o.prefill = false;
     else if (a == "--key-prefix") o.key_prefix = val();
     else if (a == "--label") o.label = val();
+    else if (a == "--meta") o.meta = true;
     else if (a == "--seed") o.seed = static_cast<uint64_t>(toDouble(val(), "--seed"));
     else if (a == "--idle-conns") o.idle_conns = static_cast<int>(toDouble(val(), "--idle-conns"));
     else if (a == "--hold") o.hold = toDouble(val(), "--hold");
@@ -515,12 +519,21 @@ class Worker {
     if (o_.get_ratio >= 1.0 || randUnit() < o_.get_ratio) {
       uint32_t n = static_cast<uint32_t>(o_.multiget);
       uint64_t first = rand64() % o_.keys;
-      c.wbuf += "get";
-      for (uint32_t j = 0; j < n; ++j) {
-        c.wbuf += ' ';
-        appendKey(c.wbuf, (first + j) % o_.keys);
+      if (o_.meta) {
+        for (uint32_t j = 0; j < n; ++j) {
+          c.wbuf += "mg ";
+          appendKey(c.wbuf, (first + j) % o_.keys);
+          c.wbuf += n == 1 ? " v f k\r\n" : " v f k q\r\n";
+        }
+        if (n > 1) c.wbuf += "mn\r\n";
+      } else {
+        c.wbuf += "get";
+        for (uint32_t j = 0; j < n; ++j) {
+          c.wbuf += ' ';
+          appendKey(c.wbuf, (first + j) % o_.keys);
+        }
+        c.wbuf += "\r\n";
       }
-      c.wbuf += "\r\n";
       c.inflight.push_back({t0, first, n, kGet});
     } else {
       uint64_t k = rand64() % o_.keys;
@@ -725,19 +738,36 @@ class Worker {
         continue;
       }
       // get
-      if (body.starts_with("VALUE ")) {
-        // VALUE <key> <flags> <bytes>
-        std::string_view rest = body.substr(6);
-        size_t sp1 = rest.find(' ');
-        size_t sp2 = sp1 == std::string_view::npos ? sp1 : rest.find(' ', sp1 + 1);
-        if (sp2 == std::string_view::npos) {
-          kill(c, std::string("bad VALUE line: ") + std::string(body));
-          return;
+      const bool meta_value = o_.meta && body.starts_with("VA ");
+      if (body.starts_with("VALUE ") || meta_value) {
+        std::string_view key;
+        std::string_view bytes_s;
+        if (meta_value) {
+          // VA <bytes> f<flags> k<key>
+          std::string_view rest = body.substr(3);
+          size_t sp = rest.find(' ');
+          bytes_s = rest.substr(0, sp);
+          size_t k = rest.find(" k");
+          if (sp == std::string_view::npos || k == std::string_view::npos) {
+            kill(c, std::string("bad VA line: ") + std::string(body));
+            return;
+          }
+          key = rest.substr(k + 2);
+          key = key.substr(0, key.find(' '));
+        } else {
+          // VALUE <key> <flags> <bytes>
+          std::string_view rest = body.substr(6);
+          size_t sp1 = rest.find(' ');
+          size_t sp2 = sp1 == std::string_view::npos ? sp1 : rest.find(' ', sp1 + 1);
+          if (sp2 == std::string_view::npos) {
+            kill(c, std::string("bad VALUE line: ") + std::string(body));
+            return;
+          }
+          key = rest.substr(0, sp1);
+          bytes_s = rest.substr(sp2 + 1);
+          size_t sp3 = bytes_s.find(' ');  // gets would add a cas
+          if (sp3 != std::string_view::npos) bytes_s = bytes_s.substr(0, sp3);
         }
-        std::string_view key = rest.substr(0, sp1);
-        std::string_view bytes_s = rest.substr(sp2 + 1);
-        size_t sp3 = bytes_s.find(' ');  // gets would add a cas
-        if (sp3 != std::string_view::npos) bytes_s = bytes_s.substr(0, sp3);
         uint64_t nbytes = 0;
         auto r = std::from_chars(bytes_s.data(), bytes_s.data() + bytes_s.size(), nbytes);
         if (r.ec != std::errc() || nbytes > (64u << 20)) {
@@ -773,10 +803,12 @@ class Worker {
         else if (nbytes != value_.size()) st_.error("unexpected value length");
         else ++c.hits;
         pos = need;
+        // a single non-quiet mg ends with its value
+        if (meta_value && p.nkeys == 1) complete(c, true, on_done);
         continue;
       }
       pos = line_end;
-      if (body == "END") {
+      if (body == (o_.meta ? (p.nkeys == 1 ? "EN" : "MN") : "END")) {
         complete(c, true, on_done);
       } else {
         st_.error(std::string("get: ") + std::string(body));
