@@ -320,6 +320,7 @@ void Translator::errorReply(const PendingOp& op, const redisReply* r, std::strin
   counters_->backend_error_replies.add();
   counters_->server_errors[static_cast<size_t>(op.command)].add();
   const std::string_view msg(r->str, r->len);
+  if (metaMissOnError(op, out)) return;
   if (isRetrieval(op.command) && options_.miss_on_error) {
     out->append(reply::kEnd);
     return;
@@ -424,6 +425,7 @@ void Translator::finish(const PendingOp& op, const redisReply* r, std::string* o
 void Translator::fail(const PendingOp& op, RedisFailure failure, std::string* out) {
   counters_->backend_failures.add();
   counters_->server_errors[static_cast<size_t>(op.command)].add();
+  if (metaMissOnError(op, out)) return;
   if (isRetrieval(op.command) && options_.miss_on_error) {
     out->append(reply::kEnd);
     return;

@@ -140,6 +140,9 @@ class Translator {
   void sendMetaGetScript(PendingOp* op, const protocol::MetaFlags* flags, CommandSink* sink,
                          RedisCompletion* completion);
   void finishMeta(const PendingOp& op, const redisReply* r, std::string* out);
+  // --miss-on-error: a failed mg answers as a miss (EN, or nothing under q). Returns whether it
+  // answered.
+  bool metaMissOnError(const PendingOp& op, std::string* out);
   bool resendStaleMetaGet(PendingOp* op, const redisReply* r, CommandSink* sink,
                           RedisCompletion* completion);
 

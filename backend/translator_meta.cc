@@ -311,6 +311,14 @@ bool Translator::resendStaleMetaGet(PendingOp* op, const redisReply* r, CommandS
   return true;
 }
 
+bool Translator::metaMissOnError(const PendingOp& op, std::string* out) {
+  if (op.command != Command::kMetaGet || !options_.miss_on_error) return false;
+  if (!op.meta.quiet) {
+    protocol::appendMetaStatus(out, "EN", op.meta.tokens, op.keys, op.meta.base64);
+  }
+  return true;
+}
+
 void Translator::finishMeta(const PendingOp& op, const redisReply* r, std::string* out) {
   const MetaOp& m = op.meta;
   const std::string_view key = op.keys;
@@ -372,7 +380,8 @@ void Translator::finishMeta(const PendingOp& op, const redisReply* r, std::strin
           out->append(key);
         }
         out->append(" exp=");
-        out->append(Number(item.ttl < 0 ? -1 : -item.ttl).view());
+        // The remaining TTL, as memcached prints it since 1.6.19 (1.6.18 printed it negated).
+        out->append(Number(item.ttl < 0 ? -1 : item.ttl).view());
         out->append(" la=");
         out->append(Number(item.idle).view());
         out->append(" cas=");

@@ -265,7 +265,12 @@ def test_miss_on_error_get_misses_set_fails(stack, failure):
                                    (b"get k k2 k3\r\n", b"END\r\n"),
                                    (b"set k 0 0 1\r\nx\r\n", b"SERVER_ERROR "),
                                    (b"delete k\r\n", b"SERVER_ERROR "),
-                                   (b"incr n 1\r\n", b"SERVER_ERROR ")]:
+                                   (b"incr n 1\r\n", b"SERVER_ERROR "),
+                                   # meta: mg misses (quiet: nothing, so mn comes first)
+                                   (b"mg k v k O1\r\n", b"EN kk O1\r\n"),
+                                   (b"mg k v t h\r\n", b"EN\r\n"),
+                                   (b"mg k v q\r\nmn\r\n", b"MN\r\n"),
+                                   (b"ms k 1 q\r\nx\r\n", b"SERVER_ERROR ")]:
             t0 = time.monotonic()
             c.send(req)
             line = c.read_line(timeout=3)
