@@ -88,8 +88,19 @@ end
 
 constexpr std::string_view kIncrTail = R"lua(
 local raw = redis.call('GET', KEYS[1])
-if not raw then return -1 end
-local header, data = split(raw)
+if not raw then
+  local initial = ARGV[5]
+  if not initial or initial == '' then return -1 end
+  local item = '\251\1\0\0\0\0' .. ARGV[3] .. initial
+  if ARGV[6] == '' then
+    redis.call('SET', KEYS[1], item)
+  elseif ARGV[6] ~= 'DEL' then
+    redis.call('SET', KEYS[1], item, ARGV[6], ARGV[7])
+  end
+  return initial
+end
+local header, data, oldcas = split(raw)
+if ARGV[4] and ARGV[4] ~= '' and ARGV[4] ~= oldcas then return -3 end
 local result = delta(data, ARGV[1], ARGV[2] == '1')
 if not result then return -2 end
 if header then
@@ -107,7 +118,8 @@ return result
 constexpr std::string_view kAppendBody = MCBRIDGE_LUA_PRELUDE R"lua(
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
-local header, data = split(raw)
+local header, data, oldcas = split(raw)
+if ARGV[6] and ARGV[6] ~= oldcas then return 2 end
 local limit = tonumber(ARGV[4])
 if header and string.sub(header, 3, 6) ~= '\0\0\0\0' then limit = tonumber(ARGV[5]) end
 if #data + #ARGV[1] > limit then return 0 end
@@ -157,6 +169,14 @@ std::string_view incrBody() {
 }  // namespace
 
 namespace {
+constexpr std::string_view kDeleteCasBody = MCBRIDGE_LUA_PRELUDE R"lua(
+local raw = redis.call('GET', KEYS[1])
+if not raw then return -1 end
+local _, _, cas = split(raw)
+if cas ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+)lua";
 
 #undef MCBRIDGE_LUA_PRELUDE
 
@@ -177,7 +197,8 @@ std::array<ScriptInfo, kScriptCount> makeScripts() {
   std::array<ScriptInfo, kScriptCount> s;
   const std::string_view bodies[kScriptCount] = {
       kCasBody,          incrBody(),         kAppendBody,       kPersistBody, kGetAndTouchBody,
-      metaGetBody(),     metaSetBody(),     metaDeleteBody(),  metaArithmeticBody()};
+      metaGetBody(),     metaSetBody(),     metaDeleteBody(),  metaArithmeticBody(),
+      kDeleteCasBody};
   for (size_t i = 0; i < kScriptCount; ++i) s[i] = {bodies[i], sha1Hex(bodies[i])};
   return s;
 }

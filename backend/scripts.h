@@ -14,11 +14,14 @@ enum class Script : uint8_t {
   // KEYS[1]; ARGV: expected CAS (8 bytes BE), new value, expiry mode ("", EX, EXAT, DEL), value
   // -> 1 STORED, 0 EXISTS, -1 NOT_FOUND
   kCas,
-  // KEYS[1]; ARGV: delta (decimal), "1" incr / "0" decr, new CAS (8 bytes BE)
-  // -> bulk string new value, -1 NOT_FOUND, -2 non-numeric
+  // KEYS[1]; ARGV: delta (decimal), "1" incr / "0" decr, new CAS (8 bytes BE); binary only:
+  // [4] expected CAS ("" = any), [5] initial value to create a missing key with ("" = do not
+  // create), [6] its expiry mode ("", EX, EXAT, DEL), [7] expiry value
+  // -> bulk string new value, -1 NOT_FOUND, -2 non-numeric, -3 CAS mismatch
   kIncr,
-  // KEYS[1]; ARGV: data, "a" append / "p" prepend, new CAS, max data len (flags 0), (flags != 0)
-  // -> 1 STORED, 0 NOT_STORED
+  // KEYS[1]; ARGV: data, "a" append / "p" prepend, new CAS, max data len (flags 0), (flags != 0),
+  // binary only: [6] expected CAS
+  // -> 1 STORED, 0 NOT_STORED, 2 CAS mismatch
   kAppend,
   // KEYS[1] -> 1 if the key existed (its TTL removed), 0 if not
   kPersist,
@@ -29,8 +32,10 @@ enum class Script : uint8_t {
   kMetaSet,
   kMetaDelete,
   kMetaArithmetic,
+  // KEYS[1]; ARGV: expected CAS -> 1 deleted, 0 CAS mismatch, -1 NOT_FOUND (binary DELETE)
+  kDeleteCas,
 };
-inline constexpr size_t kScriptCount = 9;
+inline constexpr size_t kScriptCount = 10;
 
 struct ScriptInfo {
   std::string_view body;

@@ -5,6 +5,8 @@
 
 #include "backend/exptime.h"
 #include "backend/scripts.h"
+#include "protocol/binary_reply.h"
+#include "protocol/binary.h"
 #include "protocol/parser.h"
 #include "protocol/reply.h"
 
@@ -102,6 +104,10 @@ bool Translator::start(const protocol::Request& req, int64_t now, PendingOp* op,
   op->command = req.command;
   op->noreply = req.noreply;
   op->script = -1;
+  op->binary = req.binary;
+  op->opcode = req.opcode;
+  op->opaque = req.opaque;
+  op->cas = 0;
   switch (req.command) {
     case Command::kGet:
     case Command::kGets:
@@ -129,7 +135,12 @@ bool Translator::start(const protocol::Request& req, int64_t now, PendingOp* op,
           sink->send(Route::key(1), args_, completion);
           return true;
         }
-        put(*op, reply::kTooLarge, out);
+        if (op->binary) {
+          protocol::binary::appendError(out, op->opcode, protocol::binary::status::kTooLarge,
+                                        op->opaque);
+        } else {
+          put(*op, reply::kTooLarge, out);
+        }
         return false;
       }
       counters_->cmd_set.add();
@@ -137,6 +148,10 @@ bool Translator::start(const protocol::Request& req, int64_t now, PendingOp* op,
       return true;
     case Command::kIncr:
     case Command::kDecr: {
+      if (req.binary) {
+        sendBinaryIncr(req, now, op, sink, completion);
+        return true;
+      }
       op->kind = ReplyKind::kIncr;
       op->keys.assign(req.key);
       Decimal delta(req.delta);
@@ -148,12 +163,20 @@ bool Translator::start(const protocol::Request& req, int64_t now, PendingOp* op,
       return true;
     }
     case Command::kDelete:
+      if (req.binary && req.cas_unique != 0) {
+        sendBinaryDelete(req, op, sink, completion);
+        return true;
+      }
       op->kind = ReplyKind::kDelete;
       op->keys.assign(req.key);
       args_.assign({{"DEL"}, keyArg(req.key)});
       sink->send(Route::key(1), args_, completion);
       return true;
     case Command::kTouch:
+      if (req.binary) {  // binary TOUCH answers the item's flags and CAS: get-and-touch it
+        sendRetrieval(req, now, op, sink, completion);
+        return true;
+      }
       counters_->cmd_touch.add();
       sendTouch(req, now, op, sink, completion);
       return true;
@@ -174,7 +197,7 @@ void Translator::sendRetrieval(const protocol::Request& req, int64_t now, Pendin
   op->keys.assign(req.keys.empty() ? req.key : req.keys);
   protocol::KeyIterator keys(op->keys);
   std::string_view key;
-  if (isTouching(req.command)) {
+  if (isTouching(req.command) || req.command == Command::kTouch) {
     counters_->cmd_touch.add(req.key_count);
     op->kind = ReplyKind::kMultiGet;
     Decimal numkeys(static_cast<uint64_t>(req.key_count));
@@ -207,7 +230,8 @@ void Translator::sendStorage(const protocol::Request& req, int64_t now, PendingO
                              CommandSink* sink, RedisCompletion* completion) {
   op->keys.assign(req.key);
   char header[kHeaderSize];
-  encodeHeader(req.flags, cas_->next(), header);
+  op->cas = cas_->next();
+  encodeHeader(req.flags, op->cas, header);
   const std::string_view hdr(header, kHeaderSize);
 
   if (req.command == Command::kAppend || req.command == Command::kPrepend) {
@@ -218,6 +242,11 @@ void Translator::sendStorage(const protocol::Request& req, int64_t now, PendingO
     args_.assign({{"1"}, keyArg(req.key), {req.data},
                   {req.command == Command::kAppend ? "a" : "p"}, {hdr.substr(6)},
                   {limit0.view()}, {limit1.view()}});
+    char expected[8];
+    if (req.cas_unique != 0) {  // binary: the header CAS must match the item's
+      storeBigEndian64(req.cas_unique, expected);
+      args_.push_back({std::string_view(expected, 8)});
+    }
     sendScript(static_cast<int>(Script::kAppend), op, sink, completion);
     return;
   }
@@ -335,6 +364,7 @@ void Translator::errorReply(const PendingOp& op, const redisReply* r, std::strin
 
 void Translator::finish(const PendingOp& op, const redisReply* r, std::string* out,
                         DirectValue* direct) {
+  if (op.binary) return finishBinary(op, r, out, direct);
   if (r->type == REDIS_REPLY_ERROR) {
     errorReply(op, r, out);
     return;
@@ -425,6 +455,10 @@ void Translator::finish(const PendingOp& op, const redisReply* r, std::string* o
 void Translator::fail(const PendingOp& op, RedisFailure failure, std::string* out) {
   counters_->backend_failures.add();
   counters_->server_errors[static_cast<size_t>(op.command)].add();
+  if (op.binary) {
+    return failBinary(op, failure == RedisFailure::kTimeout ? "backend timeout"
+                                                            : "backend unavailable", out);
+  }
   if (metaMissOnError(op, out)) return;
   if (isRetrieval(op.command) && options_.miss_on_error) {
     out->append(reply::kEnd);

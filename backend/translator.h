@@ -76,6 +76,12 @@ struct PendingOp {
   int8_t script = -1;  // backend::Script, or -1
   bool retried = false;
   MetaOp meta;
+  // Binary protocol: the reply is a packet (translator_binary.cc); `noreply` is then the quiet
+  // flag. `cas` is the token a store writes, echoed in its reply.
+  bool binary = false;
+  uint8_t opcode = 0;
+  uint32_t opaque = 0;
+  uint64_t cas = 0;
 };
 
 // A value the caller writes to the client straight from the Redis reply instead of copying it
@@ -145,6 +151,16 @@ class Translator {
   bool metaMissOnError(const PendingOp& op, std::string* out);
   bool resendStaleMetaGet(PendingOp* op, const redisReply* r, CommandSink* sink,
                           RedisCompletion* completion);
+  // The binary protocol's side of start() / finish() / fail() (translator_binary.cc).
+  void sendBinaryIncr(const protocol::Request& req, int64_t now, PendingOp* op,
+                      CommandSink* sink, RedisCompletion* completion);
+  void sendBinaryDelete(const protocol::Request& req, PendingOp* op, CommandSink* sink,
+                        RedisCompletion* completion);
+  void finishBinary(const PendingOp& op, const redisReply* r, std::string* out,
+                    DirectValue* direct);
+  void failBinary(const PendingOp& op, std::string_view reason, std::string* out);
+  void binaryValue(const PendingOp& op, std::string_view key, const redisReply* r,
+                   std::string* out, DirectValue* direct);
 
   TranslatorOptions options_;
   CasGenerator* cas_;

@@ -129,6 +129,15 @@ struct Request {
   int64_t number = 0;         // verbosity level, cache_memlimit megabytes
   std::string_view args;      // stats: the text after "stats" (trimmed), e.g. "settings"
   MetaFlags meta;             // meta commands; noreply is the q flag
+
+  // Binary protocol only (protocol/binary.h). `noreply` is the quiet flag (errors are still
+  // sent) and `cas_unique` the header's CAS (set/add/replace with one are kCas; delete, append,
+  // prepend, incr and decr check it when non-zero).
+  bool binary = false;
+  uint8_t opcode = 0;     // echoed in the reply
+  uint32_t opaque = 0;    // echoed in the reply, byte order untouched
+  uint64_t initial = 0;   // incr/decr: value stored when the key is missing, if `create`
+  bool create = false;    // incr/decr: expiration != 0xffffffff (exptime holds it)
 };
 
 }  // namespace mcbridge::protocol

@@ -6,6 +6,7 @@
 
 #include "backend/exptime.h"
 #include "protocol/ascii_auth.h"
+#include "protocol/binary_reply.h"
 #include "protocol/reply.h"
 #include "proxy/server.h"
 #include "proxy/stats.h"
@@ -95,14 +96,10 @@ void ClientConnection::process() {
   protocol::Request req;
   if (!protocol_checked_ && in_.size() > 0) {
     protocol_checked_ = true;
-    // memcached switches a connection whose first byte is 0x80 to the binary protocol, which
-    // mcbridge does not speak (yet): close at once rather than wait for a line that never comes.
-    if (static_cast<unsigned char>(in_.data()[0]) == 0x80) {
-      SPDLOG_DEBUG("client {}: binary protocol is not supported, closing", id_);
-      close();
-      return;
-    }
+    // As memcached: a connection whose first byte is 0x80 speaks the binary protocol for good.
+    binary_ = static_cast<unsigned char>(in_.data()[0]) == protocol::binary::kRequestMagic;
   }
+  if (binary_) return processBinary();
   if (!authenticated_ && !processAsciiAuth()) {
     updateReading();
     return;
@@ -494,7 +491,17 @@ void ClientConnection::abandonPending(std::string_view reply) {
     if (s->ready) continue;
     s->abandoned = true;
     s->out.clear();
-    if (!s->op.noreply) s->out.assign(reply);
+    if (s->op.binary) {
+      // Errors are sent even for quiet commands; the reason without SERVER_ERROR and CRLF.
+      std::string_view reason = reply;
+      if (reason.starts_with("SERVER_ERROR ")) reason.remove_prefix(13);
+      if (reason.ends_with("\r\n")) reason.remove_suffix(2);
+      protocol::binary::appendErrorText(&s->out, s->op.opcode,
+                                        protocol::binary::status::kTemporaryFailure,
+                                        s->op.opaque, reason);
+    } else if (!s->op.noreply) {
+      s->out.assign(reply);
+    }
     s->ready = true;
   }
   drain();

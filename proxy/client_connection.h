@@ -16,6 +16,7 @@
 
 #include "backend/redis_connection.h"
 #include "backend/translator.h"
+#include "protocol/binary.h"
 #include "protocol/parser.h"
 #include "backend/read_buffer.h"
 #include "backend/ring_queue.h"
@@ -97,6 +98,12 @@ class ClientConnection {
   // Text connections before authentication: answers the ASCII auth handshake. Returns true
   // once the connection is authenticated and ordinary parsing may go on.
   bool processAsciiAuth();
+  // The binary protocol (client_binary.cc).
+  void processBinary();
+  void dispatchBinary(const protocol::binary::Packet& p);
+  void binaryStats(const protocol::binary::Packet& p, std::string* out);
+  void binarySasl(const protocol::binary::Packet& p, std::string* out);
+  void binaryFlush(const protocol::binary::Packet& p);
 
   Worker* worker_;
   uint64_t id_;
@@ -125,6 +132,9 @@ class ClientConnection {
   bool draining_ = false;
   bool protocol_checked_ = false;  // the first byte was looked at (0x80 = binary protocol)
   bool authenticated_ = true;      // false until the client authenticates (--auth-file)
+  bool binary_ = false;            // the first byte was 0x80: binary protocol
+  bool sasl_started_ = false;      // binary: SASL_AUTH answered auth-continue
+  std::string binary_scratch_;     // binary: a local reply being composed
   uint32_t in_flight_ = 0; // slots waiting for Redis
   uint64_t last_active_ = 0;
 
