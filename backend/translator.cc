@@ -5,8 +5,8 @@
 
 #include "backend/exptime.h"
 #include "backend/scripts.h"
-#include "protocol/binary_reply.h"
 #include "protocol/binary.h"
+#include "protocol/binary_reply.h"
 #include "protocol/parser.h"
 #include "protocol/reply.h"
 
@@ -99,8 +99,8 @@ bool Translator::retryIfNoScript(PendingOp* op, const redisReply* r, CommandSink
   return true;
 }
 
-bool Translator::start(const protocol::Request& req, int64_t now, PendingOp* op,
-                       CommandSink* sink, RedisCompletion* completion, std::string* out) {
+bool Translator::start(const protocol::Request& req, int64_t now, PendingOp* op, CommandSink* sink,
+                       RedisCompletion* completion, std::string* out) {
   op->command = req.command;
   op->noreply = req.noreply;
   op->script = -1;
@@ -157,8 +157,11 @@ bool Translator::start(const protocol::Request& req, int64_t now, PendingOp* op,
       Decimal delta(req.delta);
       char cas[8];
       storeBigEndian64(cas_->next(), cas);
-      args_.assign({{"1"}, keyArg(req.key), {delta.view()},
-                    {req.command == Command::kIncr ? "1" : "0"}, {std::string_view(cas, 8)}});
+      args_.assign({{"1"},
+                    keyArg(req.key),
+                    {delta.view()},
+                    {req.command == Command::kIncr ? "1" : "0"},
+                    {std::string_view(cas, 8)}});
       sendScript(static_cast<int>(Script::kIncr), op, sink, completion);
       return true;
     }
@@ -195,21 +198,31 @@ bool Translator::start(const protocol::Request& req, int64_t now, PendingOp* op,
 void Translator::sendRetrieval(const protocol::Request& req, int64_t now, PendingOp* op,
                                CommandSink* sink, RedisCompletion* completion) {
   op->keys.assign(req.keys.empty() ? req.key : req.keys);
-  protocol::KeyIterator keys(op->keys);
-  std::string_view key;
   if (isTouching(req.command) || req.command == Command::kTouch) {
     counters_->cmd_touch.add(req.key_count);
     op->kind = ReplyKind::kMultiGet;
     Decimal numkeys(static_cast<uint64_t>(req.key_count));
     args_.assign({{numkeys.view()}});
-    while (keys.next(&key)) args_.push_back(keyArg(key));
+    pushKeys(req, op->keys);
     Expiry e = convertExptime(req.exptime, now);
     Decimal value(e.value);
     switch (e.kind) {
-      case ExpiryKind::kNever: args_.push_back({"PERSIST"}); args_.push_back({"0"}); break;
-      case ExpiryKind::kRelative: args_.push_back({"EX"}); args_.push_back({value.view()}); break;
-      case ExpiryKind::kAbsolute: args_.push_back({"EXAT"}); args_.push_back({value.view()}); break;
-      case ExpiryKind::kExpired: args_.push_back({"DEL"}); args_.push_back({"0"}); break;
+      case ExpiryKind::kNever:
+        args_.push_back({"PERSIST"});
+        args_.push_back({"0"});
+        break;
+      case ExpiryKind::kRelative:
+        args_.push_back({"EX"});
+        args_.push_back({value.view()});
+        break;
+      case ExpiryKind::kAbsolute:
+        args_.push_back({"EXAT"});
+        args_.push_back({value.view()});
+        break;
+      case ExpiryKind::kExpired:
+        args_.push_back({"DEL"});
+        args_.push_back({"0"});
+        break;
     }
     sendScript(static_cast<int>(Script::kGetAndTouch), op, sink, completion);
     return;
@@ -221,9 +234,20 @@ void Translator::sendRetrieval(const protocol::Request& req, int64_t now, Pendin
   // multi-key get.
   op->kind = ReplyKind::kMultiGet;
   args_.assign({{"MGET"}});
-  while (keys.next(&key)) args_.push_back(keyArg(key));
+  pushKeys(req, op->keys);
   sink->send(Route::keys(1, static_cast<uint32_t>(args_.size() - 1), /*read=*/true), args_,
              completion);
+}
+
+void Translator::pushKeys(const protocol::Request& req, std::string_view keys) {
+  // A binary request has one key, which may hold spaces.
+  if (req.binary) {
+    args_.push_back(keyArg(keys));
+    return;
+  }
+  protocol::KeyIterator it(keys);
+  std::string_view key;
+  while (it.next(&key)) args_.push_back(keyArg(key));
 }
 
 void Translator::sendStorage(const protocol::Request& req, int64_t now, PendingOp* op,
@@ -239,9 +263,13 @@ void Translator::sendStorage(const protocol::Request& req, int64_t now, PendingO
     op->kind = ReplyKind::kAppend;
     Decimal limit0(protocol::maxValueBytes(options_.item_size_max, req.key.size(), 0));
     Decimal limit1(protocol::maxValueBytes(options_.item_size_max, req.key.size(), 1));
-    args_.assign({{"1"}, keyArg(req.key), {req.data},
-                  {req.command == Command::kAppend ? "a" : "p"}, {hdr.substr(6)},
-                  {limit0.view()}, {limit1.view()}});
+    args_.assign({{"1"},
+                  keyArg(req.key),
+                  {req.data},
+                  {req.command == Command::kAppend ? "a" : "p"},
+                  {hdr.substr(6)},
+                  {limit0.view()},
+                  {limit1.view()}});
     char expected[8];
     if (req.cas_unique != 0) {  // binary: the header CAS must match the item's
       storeBigEndian64(req.cas_unique, expected);
@@ -255,18 +283,29 @@ void Translator::sendStorage(const protocol::Request& req, int64_t now, PendingO
   Decimal value(e.value);
   std::string_view mode;
   switch (e.kind) {
-    case ExpiryKind::kNever: break;
-    case ExpiryKind::kRelative: mode = "EX"; break;
-    case ExpiryKind::kAbsolute: mode = "EXAT"; break;
-    case ExpiryKind::kExpired: mode = "DEL"; break;
+    case ExpiryKind::kNever:
+      break;
+    case ExpiryKind::kRelative:
+      mode = "EX";
+      break;
+    case ExpiryKind::kAbsolute:
+      mode = "EXAT";
+      break;
+    case ExpiryKind::kExpired:
+      mode = "DEL";
+      break;
   }
 
   if (req.command == Command::kCas) {
     op->kind = ReplyKind::kCas;
     char expected[8];
     storeBigEndian64(req.cas_unique, expected);
-    args_.assign({{"1"}, keyArg(req.key), {std::string_view(expected, 8)}, {hdr, req.data},
-                  {mode}, {value.view()}});
+    args_.assign({{"1"},
+                  keyArg(req.key),
+                  {std::string_view(expected, 8)},
+                  {hdr, req.data},
+                  {mode},
+                  {value.view()}});
     sendScript(static_cast<int>(Script::kCas), op, sink, completion);
     return;
   }
@@ -456,8 +495,8 @@ void Translator::fail(const PendingOp& op, RedisFailure failure, std::string* ou
   counters_->backend_failures.add();
   counters_->server_errors[static_cast<size_t>(op.command)].add();
   if (op.binary) {
-    return failBinary(op, failure == RedisFailure::kTimeout ? "backend timeout"
-                                                            : "backend unavailable", out);
+    return failBinary(
+        op, failure == RedisFailure::kTimeout ? "backend timeout" : "backend unavailable", out);
   }
   if (metaMissOnError(op, out)) return;
   if (isRetrieval(op.command) && options_.miss_on_error) {

@@ -1,8 +1,8 @@
 // memcache request -> Redis command(s) -> memcache reply bytes (DESIGN.md, "translator").
 //
 // Pure with respect to I/O: commands go to a CommandSink (the worker's router in production, a
-// recorder in tests), each with its Route (which argument is its key) and replies are appended to a caller's buffer. One
-// Translator per worker, used only on that worker's thread.
+// recorder in tests), each with its Route (which argument is its key) and replies are appended to a
+// caller's buffer. One Translator per worker, used only on that worker's thread.
 #pragma once
 
 #include <hiredis/hiredis.h>
@@ -23,9 +23,9 @@ namespace mcbridge::backend {
 
 // How the Redis reply of a request becomes memcache bytes.
 enum class ReplyKind : uint8_t {
-  kMultiGet,    // MGET / get-and-touch script: array of bulk or nil
-  kStore,       // SET [NX|XX]: OK or nil -> STORED / NOT_STORED
-  kAddExpired,  // EXISTS (add with an already-expired exptime): 0 -> STORED, 1 -> NOT_STORED
+  kMultiGet,        // MGET / get-and-touch script: array of bulk or nil
+  kStore,           // SET [NX|XX]: OK or nil -> STORED / NOT_STORED
+  kAddExpired,      // EXISTS (add with an already-expired exptime): 0 -> STORED, 1 -> NOT_STORED
   kReplaceExpired,  // DEL (replace with an expired exptime): 1 -> STORED, 0 -> NOT_STORED
   kSetExpired,      // DEL (set/cas-free store with an expired exptime): -> STORED
   kTooLarge,        // DEL of the old item after a too-large set -> SERVER_ERROR too large
@@ -134,11 +134,11 @@ class Translator {
                  RedisCompletion* completion);
   void sendRetrieval(const protocol::Request& req, int64_t now, PendingOp* op, CommandSink* sink,
                      RedisCompletion* completion);
-  void appendValue(const PendingOp& op, std::string_view key, const redisReply* r,
-                   std::string* out, DirectValue* direct);
+  void pushKeys(const protocol::Request& req, std::string_view keys);
+  void appendValue(const PendingOp& op, std::string_view key, const redisReply* r, std::string* out,
+                   DirectValue* direct);
   // Sends EVALSHA <sha> <args_> and remembers the arguments for a NOSCRIPT retry.
-  void sendScript(int script_index, PendingOp* op, CommandSink* sink,
-                  RedisCompletion* completion);
+  void sendScript(int script_index, PendingOp* op, CommandSink* sink, RedisCompletion* completion);
   void errorReply(const PendingOp& op, const redisReply* r, std::string* out);
   // Meta commands (translator_meta.cc).
   bool startMeta(const protocol::Request& req, int64_t now, PendingOp* op, CommandSink* sink,
@@ -152,15 +152,15 @@ class Translator {
   bool resendStaleMetaGet(PendingOp* op, const redisReply* r, CommandSink* sink,
                           RedisCompletion* completion);
   // The binary protocol's side of start() / finish() / fail() (translator_binary.cc).
-  void sendBinaryIncr(const protocol::Request& req, int64_t now, PendingOp* op,
-                      CommandSink* sink, RedisCompletion* completion);
+  void sendBinaryIncr(const protocol::Request& req, int64_t now, PendingOp* op, CommandSink* sink,
+                      RedisCompletion* completion);
   void sendBinaryDelete(const protocol::Request& req, PendingOp* op, CommandSink* sink,
                         RedisCompletion* completion);
   void finishBinary(const PendingOp& op, const redisReply* r, std::string* out,
                     DirectValue* direct);
   void failBinary(const PendingOp& op, std::string_view reason, std::string* out);
-  void binaryValue(const PendingOp& op, std::string_view key, const redisReply* r,
-                   std::string* out, DirectValue* direct);
+  void binaryValue(const PendingOp& op, std::string_view key, const redisReply* r, std::string* out,
+                   DirectValue* direct);
 
   TranslatorOptions options_;
   CasGenerator* cas_;

@@ -108,8 +108,8 @@ struct Packet {
 
 // Parses one packet from the start of `in`. kOk: *out holds it; drop `consumed` bytes, then
 // discard `swallow` more (a too-large value, an unknown command's body). kNeedMore: nothing
-// consumed; call again with at least `needed` bytes. kClose: bad magic, close at once without a
-// reply (earlier replies not yet sent are dropped, as memcached drops them). kError is not used:
+// consumed; call again with at least `needed` bytes. kClose: bad magic, close without a reply
+// to it. kError is not used:
 // an error reply needs the packet's opaque, so it comes as kOk with Action::kError.
 // `authenticated` is false while SASL authentication is required and not done: every opcode
 // but VERSION and the SASL ones then answers an auth error and closes, as memcached -S does.

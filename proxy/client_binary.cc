@@ -54,9 +54,11 @@ void ClientConnection::processBinary() {
       break;
     }
     if (r.status != protocol::ParseStatus::kOk) {
-      // Bad magic: memcached closes at once, dropping replies it has not written yet.
+      // Bad magic: close without a reply. memcached also drops the replies of the same read
+      // that it has not flushed yet (those after its last error or NOOP); mcbridge sends every
+      // earlier reply, then closes.
       SPDLOG_DEBUG("client {}: bad magic in the binary protocol, closing", id_);
-      close();
+      drain();
       return;
     }
     needed_ = 0;
@@ -123,7 +125,13 @@ void ClientConnection::binaryStats(const protocol::binary::Packet& p, std::strin
   } else if (group.starts_with("detail")) {
     const std::string_view arg = group.substr(6);
     if (arg.starts_with(" dump")) {
-      protocol::appendStat(&text, "detailed", "END\r\n");
+      // mcbridge keeps no per-prefix stats: the dump is empty, "END\r\n" as memcached's.
+      constexpr std::string_view kName = "detailed";
+      constexpr std::string_view kDump = "END\r\n";
+      bin::appendHeader(b, p.opcode, bin::status::kSuccess, kName.size(), 0,
+                        kName.size() + kDump.size(), p.opaque, 0);
+      b->append(kName);
+      b->append(kDump);
     } else if (!arg.starts_with(" on") && !arg.starts_with(" off")) {
       bin::appendError(b, p.opcode, bin::status::kKeyNotFound, p.opaque);
       return;

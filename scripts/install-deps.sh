@@ -17,6 +17,8 @@ BUILD_PACKAGES=(
   redis-server memcached libmemcached-tools nutcracker
   python3-pytest python3-pymemcache python3-memcache python3-pylibmc python3-yaml
   python3-flask python3-pip python3-setuptools   # clients/python: example app, pip install
+  # SASL: saslpasswd2 builds the sasldb of the reference memcached -S in the auth tests
+  sasl2-bin
   # tools the scripts use
   openssl curl netcat-openbsd procps ca-certificates
 )

@@ -203,3 +203,119 @@ def test_bad_auth_file_fails_at_start(auth_dir):
                        capture_output=True, timeout=10)
     assert p.returncode == 2
     assert b"--auth-file" in p.stderr and b"not user:password" in p.stderr
+
+
+# --------------------------------------------------------------------------- binary SASL
+
+@pytest.fixture(scope="module")
+def sasl_pair(auth_dir):
+    """memcached -S with a Cyrus sasldb holding alice/secret (mech_list plain), and mcbridge
+    with --auth-file holding the same credentials."""
+    import subprocess
+    conf = os.path.join(auth_dir, "sasl")
+    os.makedirs(conf, exist_ok=True)
+    os.chmod(conf, 0o755)
+    db = os.path.join(conf, "sasldb2")
+    subprocess.run(["saslpasswd2", "-p", "-f", db, "-a", "memcached", "-c", "alice"],
+                   input=b"secret", check=True)
+    os.chmod(db, 0o644)
+    with open(os.path.join(conf, "memcached.conf"), "w") as f:
+        f.write(f"mech_list: plain\nsasldb_path: {db}\n")
+    old = os.environ.get("SASL_CONF_PATH")
+    os.environ["SASL_CONF_PATH"] = conf
+    try:
+        mc = servers.start_memcached(["-S"])
+    finally:
+        if old is None:
+            del os.environ["SASL_CONF_PATH"]
+        else:
+            os.environ["SASL_CONF_PATH"] = old
+    redis = servers.start_redis()
+    path = os.path.join(auth_dir, "auth")
+    try:
+        bridge = servers.start_mcbridge(redis.port, extra_args=["--auth-file", path])
+    except Exception:
+        mc.stop()
+        redis.stop()
+        raise
+    try:
+        yield mc, bridge
+    finally:
+        bridge.stop()
+        redis.stop()
+        mc.stop()
+
+
+def sasl_run(port, steps):
+    from binproto import BinConn, sentinel
+    out = []
+    with BinConn(port) as c:
+        for step in steps:
+            c.send(step + sentinel())
+            pkts, ending = c.read_until_sentinel(timeout=1.5)
+            out.append(([(p.get("op"), p.get("status"), p.get("key"), p.get("value"),
+                          p.get("opaque")) for p in pkts], ending))
+            if ending != "sentinel":
+                break
+    return out
+
+
+def _sasl_cases():
+    from binproto import (GET, NOOP, SASL_AUTH, SASL_LIST, SASL_STEP, SET, VERSION, pkt,
+                          store)
+    good = pkt(SASL_AUTH, b"PLAIN", value=b"\0alice\0secret", opaque=5)
+    return {
+        "list mechs and version before auth": [pkt(SASL_LIST, opaque=1), pkt(VERSION, opaque=2)],
+        "get before auth closes": [pkt(GET, b"k", opaque=3)],
+        "noop before auth closes": [pkt(NOOP, opaque=3)],
+        "auth without authzid": [good, store(SET, b"k", b"v", opaque=6), pkt(GET, b"k")],
+        "auth with authzid (libmemcached)": [
+            pkt(SASL_AUTH, b"PLAIN", value=b"alice\0alice\0secret"), pkt(GET, b"nokey")],
+        "authzid of another user": [pkt(SASL_AUTH, b"PLAIN", value=b"bob\0alice\0secret"),
+                                    pkt(VERSION), pkt(GET, b"k")],
+        "wrong password keeps the connection": [
+            pkt(SASL_AUTH, b"PLAIN", value=b"\0alice\0bad", opaque=9), pkt(VERSION),
+            pkt(GET, b"k")],
+        "malformed PLAIN": [pkt(SASL_AUTH, b"PLAIN", value=b"\0alice"), pkt(VERSION),
+                            pkt(SASL_AUTH, b"PLAIN", value=b"\0alice\0secret\0"), pkt(VERSION)],
+        "empty PLAIN asks to continue, step completes": [
+            pkt(SASL_AUTH, b"PLAIN", opaque=1),
+            pkt(SASL_STEP, b"PLAIN", value=b"\0alice\0secret", opaque=2), pkt(GET, b"k")],
+        "step without auth": [pkt(SASL_STEP, b"PLAIN", value=b"\0alice\0secret"), pkt(VERSION)],
+        "unknown mechanism": [pkt(SASL_AUTH, b"CRAM-MD5", value=b"x"), pkt(VERSION)],
+        "mechanism over 32 bytes": [pkt(SASL_AUTH, b"M" * 33, value=b"xy"), pkt(VERSION)],
+        "re-auth with a bad password de-authenticates": [
+            good, pkt(SASL_AUTH, b"PLAIN", value=b"\0alice\0bad"), pkt(GET, b"k")],
+        "list mechs de-authenticates": [good, pkt(SASL_LIST), pkt(GET, b"k")],
+        "pipelined auth and get": [good + pkt(GET, b"k", opaque=4)],
+    }
+
+
+SASL_CASES = _sasl_cases()
+
+
+@pytest.mark.parametrize("name", list(SASL_CASES))
+def test_sasl_matches_memcached(sasl_pair, name):
+    mc, bridge = sasl_pair
+    want = sasl_run(mc.port, SASL_CASES[name])
+    got = sasl_run(bridge.port, SASL_CASES[name])
+    assert got == want
+
+
+def test_sasl_and_ascii_auth_share_the_file(sasl_pair):
+    """With --auth-file, mcbridge takes both: SASL PLAIN over binary and ASCII auth over text
+    (memcached needs -S or -Y and cannot take both)."""
+    from binproto import BinConn, GET, SASL_AUTH, SET, pkt, store
+    _, bridge = sasl_pair
+    with BinConn(bridge.port) as b:
+        [ok] = b.request(pkt(SASL_AUTH, b"PLAIN", value=b"\0bob\0pw:with:colons"))
+        assert (ok["status"], ok["value"]) == (0, b"Authenticated")
+        [stored] = b.request(store(SET, b"shared", b"v", flags=3))
+        assert stored["status"] == 0
+    c = RawConn(bridge.port)
+    try:
+        assert c.request(b"set x 0 0 12\r\nalice secret\r\n") == b"STORED\r\n"
+        c.send(b"gets shared\r\n")
+        assert c.read_get_reply() == b"VALUE shared 3 1 %d\r\nv\r\nEND\r\n" % stored["cas"]
+    finally:
+        c.close()
