@@ -208,6 +208,8 @@ void Translator::finishBinary(const PendingOp& op, const redisReply* r, std::str
       break;  // binary TOUCH goes through get-and-touch (kMultiGet)
     case ReplyKind::kFlush:
       return success(op, 0, out);
+    default:
+      break;  // the meta commands' kinds: never binary
   }
   counters_->backend_error_replies.add();
   counters_->server_errors[static_cast<size_t>(op.command)].add();
