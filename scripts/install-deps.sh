@@ -19,6 +19,8 @@ BUILD_PACKAGES=(
   python3-flask python3-pip python3-setuptools   # clients/python: example app, pip install
   # SASL: saslpasswd2 builds the sasldb of the reference memcached -S in the auth tests
   sasl2-bin
+  # binary protocol / SASL clients of tests/clients (memjs comes from npm, see below)
+  php-cli php-memcached ruby ruby-dalli
   # tools the scripts use
   openssl curl netcat-openbsd procps ca-certificates
 )
@@ -37,6 +39,26 @@ for arg in "$@"; do
   esac
 done
 
+# npm modules the client tests use, into the gitignored .npm-deps/ of the repository (only
+# for the build set, and only where npm exists: nodejs comes with npm from NodeSource).
+NPM_MODULES=(memjs@1.3.2)
+install_npm_modules() {
+  local root
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  [[ "$packages_kind" == build ]] || return 0
+  if ! command -v npm >/dev/null; then
+    echo "install-deps: npm not found, skipping ${NPM_MODULES[*]}" >&2
+    return 0
+  fi
+  if [[ -d "$root/.npm-deps/node_modules/memjs" ]]; then return 0; fi
+  echo "install-deps: npm install ${NPM_MODULES[*]} into .npm-deps/"
+  npm install --no-audit --no-fund --loglevel=error --prefix "$root/.npm-deps" "${NPM_MODULES[@]}"
+}
+packages_kind=build
+for arg in "$@"; do
+  [[ "$arg" == --runtime-only ]] && packages_kind=runtime
+done
+
 missing=()
 for p in "${packages[@]}"; do
   if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" != "install ok installed" ]]; then
@@ -45,6 +67,7 @@ for p in "${packages[@]}"; do
 done
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#packages[@]} packages already installed"
+  install_npm_modules
   exit 0
 fi
 echo "install-deps: installing ${missing[*]}"
@@ -89,4 +112,5 @@ elif ! apt_install; then
   apt_update
   apt_install
 fi
+install_npm_modules
 echo "install-deps: done"
