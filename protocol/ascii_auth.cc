@@ -80,10 +80,16 @@ AsciiAuthResult parseAsciiAuth(std::string_view in, size_t max_data) {
   AsciiAuthResult r;
   if (in.size() < 2) return r;  // memcached waits for 2 bytes before looking
   const void* nl = std::memchr(in.data(), '\n', in.size());
-  if (nl == nullptr) {
-    if (in.size() > kMaxLineWithoutNewline) r.status = AsciiAuthStatus::kClose;
+  // memcached closes when it holds more than 2048 bytes and no newline, so whether a longer
+  // line closes depends on how it arrives; like the text parser, a line longer than that
+  // always closes, whatever the reads.
+  const size_t line_length =
+      nl ? static_cast<size_t>(static_cast<const char*>(nl) - in.data()) : in.size();
+  if (line_length > kMaxLineWithoutNewline) {
+    r.status = AsciiAuthStatus::kClose;
     return r;
   }
+  if (nl == nullptr) return r;
   const size_t line_end = static_cast<size_t>(static_cast<const char*>(nl) - in.data()) + 1;
   std::array<std::string_view, 5> w;
   uint32_t size = 0;

@@ -89,4 +89,7 @@ TEST_CASE("ascii auth: closes on a long line without newline or an oversized dat
   CHECK(all(std::string(2049, 'a')) == V{"CLOSE"});
   CHECK(outcomes(std::string(2048, 'a'), 2048) == V{"NEED"});
   CHECK(all("set k 0 0 1025\r\n") == V{"CLOSE"});
+  // Whatever the reads: a line over 2048 bytes closes even when its newline is there.
+  CHECK(all(std::string(2049, 'a') + "\n") == V{"CLOSE"});
+  CHECK(all("get " + std::string(2044, 'a') + "\n") == V{"CLIENT_ERROR unauthenticated"});
 }
