@@ -236,3 +236,64 @@ TEST_CASE("a mid-size value of a connection's last request is written without a 
   CHECK(got == expected);
   CHECK(h.worker.counters().bytes_written.get() == expected.size());
 }
+
+namespace {
+
+// A binary request packet (protocol/binary.h); opaque stored as sent.
+std::string binPacket(uint8_t opcode, std::string_view key, std::string_view extras,
+                      std::string_view value, uint32_t opaque) {
+  std::string p(24, '\0');
+  p[0] = static_cast<char>(0x80);
+  p[1] = static_cast<char>(opcode);
+  p[2] = static_cast<char>(key.size() >> 8);
+  p[3] = static_cast<char>(key.size());
+  p[4] = static_cast<char>(extras.size());
+  const size_t body = key.size() + extras.size() + value.size();
+  p[8] = static_cast<char>(body >> 24);
+  p[9] = static_cast<char>(body >> 16);
+  p[10] = static_cast<char>(body >> 8);
+  p[11] = static_cast<char>(body);
+  std::memcpy(&p[12], &opaque, 4);
+  return p + std::string(extras) + std::string(key) + std::string(value);
+}
+
+}  // namespace
+
+TEST_CASE("binary: quiet gets answered out of order still reply in order, NOOP last",
+          "[proxy]") {
+  Harness h;
+  h.write(binPacket(0x0d, "a", "", "", 1) + binPacket(0x0d, "b", "", "", 2) +
+          binPacket(0x0d, "c", "", "", 3) + binPacket(0x0a, "", "", "", 4));
+  REQUIRE(h.backend.calls.size() == 3);
+  CHECK(h.backend.calls[1].args == std::vector<std::string>{"MGET", "b"});
+  const std::string vb = item(2, "B"), vc = item(3, "C");
+  OneKeyReply rc(stringReply(vc)), rb(stringReply(vb)), ra(nilReply());
+  h.backend.calls[2].completion->onRedisReply(rc.get());
+  h.backend.calls[1].completion->onRedisReply(rb.get());
+  CHECK(h.read().empty());
+  h.backend.calls[0].completion->onRedisReply(ra.get());  // a miss: GETKQ stays silent
+  const std::string out = h.read();
+  // b's packet: header 24 + flags 4 + key 1 + value 1; then c's; then the NOOP.
+  REQUIRE(out.size() == 30 + 30 + 24);
+  CHECK(out.substr(24, 6) == std::string("\0\0\0\2bB", 6));
+  CHECK(out[12] == 2);
+  CHECK(out.substr(30 + 24, 6) == std::string("\0\0\0\3cC", 6));
+  CHECK(static_cast<unsigned char>(out[60 + 1]) == 0x0a);
+  CHECK(out[60 + 12] == 4);
+}
+
+TEST_CASE("binary: a client closing with quiet requests in flight is freed safely", "[proxy]") {
+  auto* h = new Harness;
+  h->write(binPacket(0x09, "a", "", "", 1) + binPacket(0x11, "k", std::string(8, '\0'), "v", 2));
+  REQUIRE(h->backend.calls.size() == 2);
+  std::vector<FakeBackend::Call> calls = h->backend.calls;
+  ::close(h->peer);
+  h->peer = -1;
+  h->spin(20);
+  OneKeyReply nil(nilReply());
+  calls[0].completion->onRedisReply(nil.get());
+  calls[1].completion->onRedisFailure(backend::RedisFailure::kTimeout);
+  h->spin(5);
+  CHECK(h->worker.counters().curr_connections.load() == 0);
+  delete h;
+}
