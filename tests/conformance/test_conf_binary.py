@@ -373,3 +373,31 @@ def test_getkq_run_is_merged_into_few_mgets(pair):
         c.close()
     # 100 keys in runs of at most 128 keys per MGET: a handful of commands, not 100.
     assert redis_commands(after) - redis_commands(before) <= 4
+
+
+def test_flush_disabled_matches_memcached_F():
+    """memcached -F answers a binary FLUSH with an auth error (and FLUSHQ too: errors are
+    never quiet); mcbridge --flush-all deny does the same."""
+    started = []
+    try:
+        ref = servers.start_memcached(["-F"])
+        started.append(ref)
+        r = servers.start_redis()
+        started.append(r)
+        sut = servers.start_mcbridge(r.port, extra_args=["--flush-all", "deny"])
+        started.append(sut)
+        steps = [store(SET, K, V), pkt(FLUSH, opaque=1), pkt(FLUSHQ, opaque=2),
+                 pkt(FLUSH, extras=b"\0\0\0\5"), pkt(GET, K)]
+        results = []
+        for port in (ref.port, sut.port):
+            with BinConn(port) as c:
+                out = []
+                for step in steps:
+                    pkts = c.request(step)
+                    out.append([(p["op"], p["status"], p["value"], p["opaque"]) for p in pkts])
+                results.append(out)
+        assert results[1] == results[0]
+        assert results[0][1] == [(FLUSH, 0x20, b"Auth failure.", 1)]
+    finally:
+        for p in reversed(started):
+            p.stop()

@@ -45,6 +45,7 @@ const char* const kEnvVars[] = {
     "MCBRIDGE_IDLE_TIMEOUT",
     "MCBRIDGE_DRAIN_TIMEOUT",
     "MCBRIDGE_ADMIN",
+    "MCBRIDGE_AUTH_FILE",
     "MCBRIDGE_LOG_LEVEL",
     "MCBRIDGE_LOG_FORMAT",
     "MCBRIDGE_CONFIG",
@@ -484,6 +485,8 @@ TEST_CASE("validation errors name the option and the value", "[config]") {
       {{"--admin", "9100"}, "invalid --admin '9100': missing :port (expected host:port)"},
       {{"--redis-password-file", "/nonexistent/pw"},
        "invalid --redis-password-file '/nonexistent/pw': file not found or not readable"},
+      {{"--auth-file", "/nonexistent/auth"},
+       "invalid --auth-file '/nonexistent/auth': file not found or not readable"},
       {{"--redis-ca-file", "/nonexistent/ca.pem"},
        "invalid --redis-ca-file '/nonexistent/ca.pem': file not found or not readable"},
       {{"--miss-on-error=maybe"}, "invalid --miss-on-error 'maybe': expected true or false"},
@@ -585,4 +588,18 @@ TEST_CASE("errors about the Redis URL do not show its password", "[config]") {
   const std::string e = errorOf({"--redis", "redis://user:s3cret@h:0"});
   CHECK(e.find("s3cret") == std::string::npos);
   CHECK(e == "invalid --redis 'redis://user:***@h:0': port must be a number between 1 and 65535");
+}
+
+TEST_CASE("--auth-file and MCBRIDGE_AUTH_FILE", "[config]") {
+  CleanEnv env;
+  {
+    const char* argv[] = {"mcbridge"};
+    CHECK(parseCommandLine(1, argv).options.auth_file.empty());
+  }
+  ::setenv("MCBRIDGE_AUTH_FILE", "/dev/null", 1);
+  {
+    const char* argv[] = {"mcbridge"};
+    CHECK(parseCommandLine(1, argv).options.auth_file == "/dev/null");
+  }
+  ::unsetenv("MCBRIDGE_AUTH_FILE");
 }
