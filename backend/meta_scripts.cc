@@ -155,7 +155,9 @@ if mode == 'A' or mode == 'P' then
   if flags ~= '\0\0\0\0' then limit = tonumber(ARGV[9]) end
   if #old + #data > limit then return 2 end
   if mode == 'A' then data = old .. data else data = data .. old end
-  redis.call('SET', key, string.sub(hdr, 1, 2) .. flags .. string.sub(hdr, 7) .. data, 'KEEPTTL')
+  -- a new item (memcached allocates one): the old flags and TTL, no meta state
+  redis.call('SET', key, string.char(251, 1) .. flags .. string.sub(hdr, 7, 14) .. data,
+             'KEEPTTL')
   return 1
 end
 if want ~= '' then
@@ -191,12 +193,8 @@ if ARGV[2] ~= '1' then
   return 1
 end
 -- invalidate: stale, a new win can be handed out, new CAS
-local value = v2(flags, ARGV[3], bit.bor(bit.band(state, 253), 1), la, data)
-if ARGV[4] ~= '' then
-  store(key, value, ARGV[4], ARGV[5])
-else
-  redis.call('SET', key, value, 'KEEPTTL')
-end
+redis.call('SET', key, v2(flags, ARGV[3], bit.bor(bit.band(state, 253), 1), la, data), 'KEEPTTL')
+if ARGV[4] ~= '' then expire(key, ARGV[4], ARGV[5]) end
 return 1
 )lua";
 
@@ -217,14 +215,10 @@ if #data == 0 then return {4, '', pttl} end
 if ARGV[4] ~= '' and ARGV[4] ~= cas then return {3, '', pttl} end
 local result = delta(data, ARGV[1], ARGV[2] == '1')
 if not result then return {4, '', pttl} end
-if header then
-  local stored = result
-  if #result < #data then stored = result .. string.rep(' ', #data - #result) end
-  redis.call('SET', key, header .. ARGV[3] .. stored, 'KEEPTTL')
-else
-  redis.call('SET', key, result, 'KEEPTTL')
-end
-if ARGV[9] ~= '' then expire(key, ARGV[9], ARGV[10]) end
+storeNumber(key, raw, header, data, result, ARGV[3])
+-- memcached (1.6.18 to 1.6.45) applies T to the item it changed in place; a number that got
+-- longer is a new item, and T goes to the old one it replaced: the TTL stays.
+if ARGV[9] ~= '' and #result <= #data then expire(key, ARGV[9], ARGV[10]) end
 return {1, result, pttl}
 )lua";
 

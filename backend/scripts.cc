@@ -84,6 +84,23 @@ local function delta(data, d, incr)
   if hi > 0 then return string.format('%d%010d', hi, lo) end
   return string.format('%d', lo)
 end
+-- Stores an incr/decr result with the new CAS. memcached rewrites a number that got no longer
+-- in place, space-padded to the old length, and the item keeps its meta state (version 2);
+-- a longer one is a new item. A foreign counter stays a plain Redis integer, so INCR from other
+-- clients keeps working on it.
+local function storeNumber(key, raw, header, data, result, cas)
+  if not header then
+    redis.call('SET', key, result, 'KEEPTTL')
+    return
+  end
+  local stored = result
+  if #result < #data then stored = result .. string.rep(' ', #data - #result) end
+  if #result <= #data and string.byte(raw, 2) == 2 then
+    header = string.sub(raw, 1, 6)
+    cas = cas .. string.sub(raw, 15, 19)
+  end
+  redis.call('SET', key, header .. cas .. stored, 'KEEPTTL')
+end
 )lua";
 
 constexpr std::string_view kIncrTail = R"lua(
@@ -103,15 +120,7 @@ local header, data, oldcas = split(raw)
 if ARGV[4] and ARGV[4] ~= '' and ARGV[4] ~= oldcas then return -3 end
 local result = delta(data, ARGV[1], ARGV[2] == '1')
 if not result then return -2 end
-if header then
-  -- memcached rewrites a number that got no longer in place, space-padded to the old length
-  local stored = result
-  if #result < #data then stored = result .. string.rep(' ', #data - #result) end
-  redis.call('SET', KEYS[1], header .. ARGV[3] .. stored, 'KEEPTTL')
-else
-  -- a foreign counter stays a plain Redis integer, so INCR from other clients keeps working
-  redis.call('SET', KEYS[1], result, 'KEEPTTL')
-end
+storeNumber(KEYS[1], raw, header, data, result, ARGV[3])
 return result
 )lua";
 

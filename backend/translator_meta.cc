@@ -478,7 +478,8 @@ void Translator::finishMeta(const PendingOp& op, const redisReply* r, std::strin
         return;
       }
       if (code != 1 && code != 5) break;
-      if (m.quiet) return;
+      // q hides a done increment, not an item N created (memcached 1.6.18)
+      if (m.quiet && code == 1) return;
       const redisReply* v = r->element[1];
       if (v->type != REDIS_REPLY_STRING) break;
       item.cas = m.cas;

@@ -131,14 +131,20 @@ def normalize_cas(stream: bytes, mapping: Optional[dict] = None):
 
 
 _NOW_RE = re.compile(rb"\{now([+-]\d+)?\}")
-_TEMPLATE_RE = re.compile(rb"\{c(\d+)([+-]\d+)?\}")
+_TEMPLATE_RE = re.compile(rb"\{c(\d+|last|prev)([+-]\d+)?\}")
 
 
-def substitute(data: bytes, mapping: dict) -> bytes:
+def substitute(data: bytes, mapping: dict, prev: Optional[bytes] = None) -> bytes:
     inv = {idx: int(cas) for cas, idx in mapping.items()}
+    if prev is not None and prev in mapping:
+        inv[-1] = int(prev)
 
     def repl(m):
-        idx = int(m.group(1))
+        # {clast}: the CAS value seen most recently for the first time; {cprev}: the last CAS
+        # value in the previous step's replies
+        which = m.group(1)
+        idx = (max(inv) if inv else 0) if which == b"last" else -1 if which == b"prev" \
+            else int(which)
         if idx not in inv:
             # unknown token (e.g. the reference returned fewer CAS values): keep a value that
             # can never match a real CAS so both sides see a mismatch/parse identically
@@ -169,6 +175,7 @@ class Run:
         self.out = bytearray()
         self.steps_out: list = []
         self.mapping: dict = {}
+        self.prev_cas: Optional[bytes] = None
 
     def connect(self):
         self.conn = RawConn(self.t.port, timeout=5)
@@ -184,7 +191,8 @@ class Run:
     def send(self, step: Step, now: int):
         if self.conn.closed:
             return
-        data = substitute(step.data, self.mapping) if b"{c" in step.data else step.data
+        data = substitute(step.data, self.mapping, self.prev_cas) if b"{c" in step.data \
+            else step.data
         if b"{now" in data:
             data = _NOW_RE.sub(lambda m: b"%d" % (now + int(m.group(1) or 0)), data)
         try:
@@ -216,6 +224,9 @@ class Run:
         if self.conn.closed:
             self._mark_closed()
         _, self.mapping = normalize_cas(bytes(self.out))
+        _, step_cas = normalize_cas(bytes(self.steps_out[-1]), {})
+        if step_cas:
+            self.prev_cas = list(step_cas)[-1]
 
     def close(self):
         if self.conn:

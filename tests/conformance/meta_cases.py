@@ -10,6 +10,8 @@ requests pipelined behind it (README, "Meta commands").
 from __future__ import annotations
 
 import base64
+import os
+import random
 import string
 
 from harness import Case, Step
@@ -254,9 +256,70 @@ def mixed():
                   Step(b"mg foo c\r\n", until=b"\r\n"),
                   b"cas foo 0 0 1 {c1}\r\nb\r\n", b"mg foo c v\r\n", b"ms foo 1 C{c2} c\r\nc\r\n",
                   b"gets foo\r\n"))
+    out.append(mk("mixed-stale-incr-in-place", b"set n 3 0 2\r\n10\r\n", b"md n I\r\n",
+                  b"incr n 5\r\n", b"mg n v f\r\n", b"mg n v\r\n", b"md n I\r\n",
+                  b"ma n v D10\r\n", b"mg n s\r\n", b"incr n 100\r\n", b"mg n v\r\n",
+                  b"md n I\r\n", b"decr n 200\r\n", b"mg n v\r\n", b"ma n D1000 v\r\n",
+                  b"mg n v\r\n", lockstep=True))
+    return out
+
+
+def _random_step(rng: random.Random) -> list:
+    key = rng.choice([b"a", b"b", b"YQ== b"])      # YQ== is "a" in base64
+    ttl = lambda: rng.choice([b"0", b"30", b"100", b"-1"])   # noqa: E731
+    # (an mg/ma T or N to an expired time shows a garbage t in 1.6.18: README)
+    live = lambda: rng.choice([b"0", b"30", b"100"])   # noqa: E731
+    # compared CAS values: the key's own (read just before), one below, one above
+    cas = lambda: b"C{cprev" + rng.choice([b"", b"-1", b"+1"]) + b"}"   # noqa: E731
+    kind = rng.choice(["mg"] * 5 + ["ms"] * 3 + ["md"] * 2 + ["ma"] * 2 + ["classic"] * 2 +
+                      ["mn"])
+    if kind == "mn":
+        return [b"mn\r\n"]
+    if kind == "classic":
+        k = key.split(b" ")[0] if not key.endswith(b" b") else b"a"
+        return [rng.choice([
+            b"set %s %d %s 2\r\n%02d\r\n" % (k, rng.randrange(3), ttl(), rng.randrange(100)),
+            b"get %s\r\n" % k, b"gets %s\r\n" % k, b"delete %s\r\n" % k,
+            b"incr %s %d\r\n" % (k, rng.choice([1, 50, 1000])),
+            b"append %s 0 0 1\r\n7\r\n" % k, b"touch %s %s\r\n" % (k, ttl())])]
+    flags = []
+    pool = {
+        "mg": [b"v", b"f", b"c", b"k", b"s", b"t", b"u", b"q", b"O%d" % rng.randrange(99),
+               b"N" + live(), b"R" + rng.choice([b"30", b"200"]), b"T" + live()],
+        "ms": [b"F%d" % rng.randrange(9), b"T" + ttl(), b"c", b"k", b"q", b"O1", b"I",
+               cas(), b"M" + rng.choice(b"SERAP").to_bytes(1, "big")],
+        "md": [b"q", b"k", b"O2", b"I", b"T" + ttl(), cas()],
+        "ma": [b"N" + live(), b"J%d" % rng.randrange(50), b"D%d" % rng.randrange(1, 30),
+               b"M" + rng.choice(b"I+D-").to_bytes(1, "big"), b"v", b"t", b"c", b"q", b"k",
+               b"O3", b"T" + live(), cas()],
+    }[kind]
+    flags = rng.sample(pool, rng.randrange(0, min(6, len(pool)) + 1))
+    if key.endswith(b" b"):
+        flags.append(b"b")
+    rng.shuffle(flags)
+    k = key.split(b" ")[0]
+    # a command comparing a CAS reads the key's current one first (a separate step)
+    pre = [b"mg " + k + b" c u" + (b" b" if key.endswith(b" b") else b"") + b"\r\n"] \
+        if any(f.startswith(b"C{") for f in flags) else []
+    if kind == "ms":
+        data = b"%d" % rng.randrange(1000)
+        return pre + [b"ms %s %d %s\r\n%s\r\n" % (k, len(data), b" ".join(flags), data)]
+    return pre + [kind.encode() + b" " + k + (b" " + b" ".join(flags) if flags else b"") +
+                  b"\r\n"]
+
+
+def random_cases(length: int = 14):
+    """Seeded random mixes of meta and classic commands on two keys (one also as base64), in
+    lockstep (see the module docstring). META_RANDOM_CASES=N (default 30) and META_RANDOM_SEED
+    (default 1000) explore more."""
+    out = []
+    for i in range(int(os.environ.get("META_RANDOM_CASES", "30"))):
+        rng = random.Random(int(os.environ.get("META_RANDOM_SEED", "1000")) + i)
+        steps = [s for _ in range(length) for s in _random_step(rng)]
+        out.append(mk(f"random-{i}", *steps, lockstep=True))
     return out
 
 
 def all_meta_cases():
-    cases = mg_cases() + errors() + ms_cases() + md_ma_me() + mixed()
+    cases = mg_cases() + errors() + ms_cases() + md_ma_me() + mixed() + random_cases()
     return cases, too_large()

@@ -25,6 +25,9 @@ def test_substitute_templates():
     m = {b"100": 1, b"250": 2}
     assert substitute(b"cas k 0 0 1 {c1}\r\n", m) == b"cas k 0 0 1 100\r\n"
     assert substitute(b"{c2+1} {c1-1} {c3}", m) == b"251 99 999999999"
+    assert substitute(b"C{clast} C{clast-1}", m) == b"C250 C249"
+    assert substitute(b"C{clast}", {}) == b"C999999999"
+    assert substitute(b"C{cprev} C{cprev+1}", m, b"100") == b"C100 C101"
 
 
 def test_strip_incr_padding():
