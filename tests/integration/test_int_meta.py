@@ -207,3 +207,22 @@ def test_quiet_multiget_pipeline(clean):
     want = b"".join(b"VA 2 f%d kkey%d O%d\r\nv%d\r\n" % (i, i, i, i % 10)
                     for i in range(0, 100, 2)) + b"MN\r\n"
     assert got == want
+
+
+def test_meta_commands_use_the_key_prefix(stack):
+    r = stack[0]
+    servers.resp(r.port, "FLUSHALL")
+    p = servers.start_mcbridge(r.port, key_prefix="app1:")
+    try:
+        with servers.RawConn(p.port) as c:
+            assert c.request(b"ms k 2 F4\r\nhi\r\n") == b"HD\r\n"
+            assert c.request(b"ms Zm9v 1 b\r\nx\r\n") == b"HD\r\n"
+            assert c.request(b"mg k v f\r\n", lines=2) == b"VA 2 f4\r\nhi\r\n"
+            assert c.request(b"mg k h t\r\n") == b"HD h0 t-1\r\n"
+            assert c.request(b"ma n N0 J5 v\r\n", lines=2) == b"VA 1\r\n5\r\n"
+            assert c.request(b"md k I\r\n") == b"HD\r\n"
+            assert c.request(b"me foo\r\n").startswith(b"ME Zm9v exp=-1 ")  # stored with b
+        keys = sorted(servers.resp(r.port, "KEYS", "*"))
+        assert keys == [b"app1:foo", b"app1:k", b"app1:n"]
+    finally:
+        p.stop()
