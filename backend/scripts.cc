@@ -121,6 +121,8 @@ if ARGV[4] and ARGV[4] ~= '' and ARGV[4] ~= oldcas then return -3 end
 local result = delta(data, ARGV[1], ARGV[2] == '1')
 if not result then return -2 end
 storeNumber(KEYS[1], raw, header, data, result, ARGV[3])
+-- binary callers echo the item's CAS: for a foreign counter it derives from the content
+if not header and ARGV[8] == 'b' then return {result} end
 return result
 )lua";
 

@@ -16,8 +16,9 @@ enum class Script : uint8_t {
   kCas,
   // KEYS[1]; ARGV: delta (decimal), "1" incr / "0" decr, new CAS (8 bytes BE); binary only:
   // [4] expected CAS ("" = any), [5] initial value to create a missing key with ("" = do not
-  // create), [6] its expiry mode ("", EX, EXAT, DEL), [7] expiry value
-  // -> bulk string new value, -1 NOT_FOUND, -2 non-numeric, -3 CAS mismatch
+  // create), [6] its expiry mode ("", EX, EXAT, DEL), [7] expiry value, [8] "b"
+  // -> bulk string new value (with [8], a one-element array for a foreign counter, whose CAS
+  // derives from its content), -1 NOT_FOUND, -2 non-numeric, -3 CAS mismatch
   kIncr,
   // KEYS[1]; ARGV: data, "a" append / "p" prepend, new CAS, max data len (flags 0), (flags != 0),
   // binary only: [6] expected CAS

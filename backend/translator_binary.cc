@@ -75,7 +75,8 @@ void Translator::sendBinaryIncr(const protocol::Request& req, int64_t now, Pendi
                 {req.cas_unique != 0 ? std::string_view(expected, 8) : std::string_view()},
                 {req.create ? initial.view() : std::string_view()},
                 {mode},
-                {value.view()}});
+                {value.view()},
+                {"b"}});
   sendScript(static_cast<int>(Script::kIncr), op, sink, completion);
 }
 
@@ -182,11 +183,17 @@ void Translator::finishBinary(const PendingOp& op, const redisReply* r, std::str
     }
     case ReplyKind::kIncr: {
       const bool incr = op.command == Command::kIncr;
-      if (r->type == REDIS_REPLY_STRING) {
+      // A counter written by another Redis client comes back as a one-element array: its CAS
+      // is the one derived from its content, as a later get computes it.
+      const bool foreign = r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+                           r->element[0]->type == REDIS_REPLY_STRING;
+      const redisReply* v = foreign ? r->element[0] : r;
+      if (v->type == REDIS_REPLY_STRING) {
         (incr ? counters_->incr_hits : counters_->decr_hits).add();
         uint64_t value = 0;
-        std::from_chars(r->str, r->str + r->len, value);
-        if (!op.noreply) bin::appendCounter(out, op.opcode, op.opaque, op.cas, value);
+        std::from_chars(v->str, v->str + v->len, value);
+        const uint64_t cas = foreign ? foreignCas(std::string_view(v->str, v->len)) : op.cas;
+        if (!op.noreply) bin::appendCounter(out, op.opcode, op.opaque, cas, value);
         return;
       }
       if (!is_int) break;

@@ -401,3 +401,16 @@ def test_flush_disabled_matches_memcached_F():
     finally:
         for p in reversed(started):
             p.stop()
+
+
+def test_incr_of_a_foreign_counter_echoes_the_cas_get_shows():
+    """A counter written by another Redis client (no mcbridge header): a binary INCR answers
+    the CAS that a later GET shows, and the value stays a plain Redis integer."""
+    with servers.mcbridge_stack() as (r, m):
+        servers.resp(r.port, "SET", "plain", "41")
+        with BinConn(m.port) as b:
+            [inc] = b.request(counter(INCR, b"plain", 1))
+            assert inc["status"] == 0 and inc["value"] == struct.pack(">Q", 42)
+            [hit] = b.request(pkt(GET, b"plain"))
+            assert hit["value"] == b"42" and hit["cas"] == inc["cas"] != 0
+        assert servers.resp(r.port, "INCR", "plain") in (43, b"43", ":43")
