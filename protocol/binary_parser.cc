@@ -252,6 +252,13 @@ ParseResult Parser::parse(std::string_view in, bool sasl_required, bool authenti
       if (extlen != 0 || keylen == 0) break;
       if (!sasl_required) return fail(status::kUnknownCommand, false, uint64_t{bodylen} - keylen);
       if (keylen > kMaxSaslMechLength) return fail(status::kInvalidArguments, false, value_length);
+      // memcached reads the data into an item that may not be chunked: one of at most half a
+      // slab page (512 KiB with the default 1 MiB item size), else "Out of memory".
+      const uint32_t chunk_max =
+          limits_.item_size_max >= 1024 * 1024 ? 512 * 1024 : limits_.item_size_max / 2;
+      if (value_length > maxValueBytes(chunk_max, keylen, 0)) {
+        return fail(status::kOutOfMemory, false, value_length);
+      }
       const size_t total = head + value_length;
       if (in.size() < total) return needMore(total);
       p.action = cmd == op::kSaslAuth ? Action::kSaslAuth : Action::kSaslStep;

@@ -288,6 +288,11 @@ def _sasl_cases():
             good, pkt(SASL_AUTH, b"PLAIN", value=b"\0alice\0bad"), pkt(GET, b"k")],
         "list mechs de-authenticates": [good, pkt(SASL_LIST), pkt(GET, b"k")],
         "pipelined auth and get": [good + pkt(GET, b"k", opaque=4)],
+        "largest SASL data": [pkt(SASL_AUTH, b"PLAIN", value=b"\0alice\0" + b"x" * 524217),
+                              pkt(VERSION)],
+        "SASL data too large for an item": [
+            pkt(SASL_AUTH, b"PLAIN", value=b"\0alice\0" + b"x" * 524218, opaque=3),
+            pkt(VERSION)],
     }
 
 

@@ -231,6 +231,12 @@ TEST_CASE("binary: SASL") {
   CHECK(all(packet(op::kGet, "k"), true, false) == V{"ERROR 32 close"});
   CHECK(all(packet(op::kVersion), true, false) == V{"version"});
   CHECK(all(packet(op::kGet, "k"), true, true) == V{"get key=k"});
+  // The data must fit an unchunked item: 524288 - (48 + 5 + 1 + 2 + 8) bytes with "PLAIN".
+  CHECK(all(packet(op::kSaslAuth, "PLAIN", {}, std::string(524225, 'x')) +
+                packet(op::kVersion),
+            true, false) == V{"ERROR 130", "version"});
+  CHECK(feed(packet(op::kSaslAuth, "PLAIN", {}, std::string(524224, 'x')), 1 << 20, true,
+             false)[0].starts_with("sasl_auth key=PLAIN"));
   CHECK(all(packet(op::kSaslAuth, std::string(33, 'M'), {}, "xy") + packet(op::kNoop), true,
             false) == V{"ERROR 4", "ERROR 32 close"});
 }
