@@ -264,7 +264,7 @@ def mixed():
     return out
 
 
-def _random_step(rng: random.Random) -> list:
+def _random_step(rng: random.Random, stale: bool = True) -> list:
     key = rng.choice([b"a", b"b", b"YQ== b"])      # YQ== is "a" in base64
     ttl = lambda: rng.choice([b"0", b"30", b"100", b"-1"])   # noqa: E731
     # (an mg/ma T or N to an expired time shows a garbage t in 1.6.18: README)
@@ -293,6 +293,8 @@ def _random_step(rng: random.Random) -> list:
                b"M" + rng.choice(b"I+D-").to_bytes(1, "big"), b"v", b"t", b"c", b"q", b"k",
                b"O3", b"T" + live(), cas()],
     }[kind]
+    if not stale:
+        pool = [f for f in pool if f != b"I"]
     flags = rng.sample(pool, rng.randrange(0, min(6, len(pool)) + 1))
     if key.endswith(b" b"):
         flags.append(b"b")
@@ -317,6 +319,14 @@ def random_cases(length: int = 14):
         rng = random.Random(int(os.environ.get("META_RANDOM_SEED", "1000")) + i)
         steps = [s for _ in range(length) for s in _random_step(rng)]
         out.append(mk(f"random-{i}", *steps, lockstep=True))
+    # pipelined (all steps sent at once): without I, no item is stale, so nothing depends on
+    # when a win is claimed
+    for i in range(int(os.environ.get("META_RANDOM_CASES", "30"))):
+        rng = random.Random(int(os.environ.get("META_RANDOM_SEED", "1000")) + 100000 + i)
+        steps = [s for _ in range(length) for s in _random_step(rng, stale=False)]
+        if any(b"{c" in st for st in steps):
+            steps = [Step(st, until=b"\r\n") if b" c u" in st else st for st in steps]
+        out.append(mk(f"random-pipelined-{i}", *steps))
     return out
 
 
