@@ -200,7 +200,8 @@ return 1
 
 // ma. KEYS[1]; ARGV: delta, '1' incr / '0' decr, new CAS, compared CAS ('' none), '1' vivify,
 // initial value, created-item mode, value, T mode ('' none), T value.
-// -> {code, value, PTTL before}: code 1 done, 2 NF, 3 EX, 4 non-numeric, 5 created
+// -> {code, value, PTTL before, 1 if a foreign counter}: code 1 done, 2 NF, 3 EX,
+// 4 non-numeric, 5 created
 constexpr std::string_view kMetaArithmetic = R"lua(
 local key = KEYS[1]
 local raw = redis.call('GET', key)
@@ -219,7 +220,7 @@ storeNumber(key, raw, header, data, result, ARGV[3])
 -- memcached (1.6.18 to 1.6.45) applies T to the item it changed in place; a number that got
 -- longer is a new item, and T goes to the old one it replaced: the TTL stays.
 if ARGV[9] ~= '' and #result <= #data then expire(key, ARGV[9], ARGV[10]) end
-return {1, result, pttl}
+return {1, result, pttl, header and 0 or 1}
 )lua";
 
 std::string build(std::string_view body) {

@@ -482,7 +482,9 @@ void Translator::finishMeta(const PendingOp& op, const redisReply* r, std::strin
       if (m.quiet && code == 1) return;
       const redisReply* v = r->element[1];
       if (v->type != REDIS_REPLY_STRING) break;
-      item.cas = m.cas;
+      // A foreign counter stays plain digits: its CAS is the one derived from its content.
+      const bool foreign = r->elements >= 4 && integer(r->element[3]) == 1;
+      item.cas = foreign ? foreignCas(std::string_view(v->str, v->len)) : m.cas;
       item.created = code == 5;
       item.ttl = item.created ? -1 : ttlFromPttl(integer(r->element[2]));
       protocol::appendMetaArithmetic(out, m.tokens, key, m.base64, hasToken(m.tokens, 'v'),

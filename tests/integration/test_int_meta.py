@@ -190,6 +190,10 @@ def test_foreign_values_read_by_both_families(clean):
         assert c.request(b"mg plain v\r\n", lines=2) == b"VA 5 X W\r\nhello\r\n"
         # counters written by Redis INCR stay counters for both families
         assert c.request(b"ma counter v\r\n", lines=2) == b"VA 2\r\n42\r\n"
+        # its CAS is derived from its content, the same in ma's c and in gets
+        c_line = c.request(b"ma counter c MD\r\n")
+        assert c_line == b"HD c%d\r\n" % gets(c, b"counter")[1]
+        assert c.request(b"ma counter\r\n") == b"HD\r\n"
         assert servers.resp(r.port, "INCR", "counter") == 43
         assert c.request(b"incr counter 1\r\n") == b"44\r\n"
         assert c.request(b"mg counter v\r\n", lines=2) == b"VA 2\r\n44\r\n"
