@@ -143,3 +143,33 @@ TEST_CASE("meta translator: ms, md and ma commands") {
   REQUIRE(a.start("ma foo\r\n"));
   CHECK(a.last()[1] == backend::script(backend::Script::kMetaArithmetic).sha1);
 }
+
+TEST_CASE("storage format: version 2 beside version 1 and foreign values") {
+  char h[backend::kHeaderSizeV2];
+  backend::encodeHeaderV2(7, 0x0102030405060708ull,
+                          backend::kStateStale | backend::kStateWinSent, 1'800'000'000, h);
+  const std::string v2 = std::string(h, sizeof h) + "data";
+  CHECK(static_cast<unsigned char>(v2[0]) == 0xFB);
+  CHECK(v2[1] == 2);
+  backend::ItemView i = backend::decodeItem(v2);
+  CHECK(i.version == 2);
+  CHECK(i.flags == 7);
+  CHECK(i.cas == 0x0102030405060708ull);
+  CHECK(i.state == (backend::kStateStale | backend::kStateWinSent));
+  CHECK(i.last_access == 1'800'000'000u);
+  CHECK(i.data == "data");
+  CHECK_FALSE(i.foreign);
+
+  const std::string v1 = item(9, 42, "xyz");
+  i = backend::decodeItem(v1);
+  CHECK(i.version == 1);
+  CHECK(i.state == 0);
+  CHECK(i.data == "xyz");
+
+  // a version-2 marker on a value too short for its header is a foreign value
+  const std::string short_v2 = v2.substr(0, 17);
+  i = backend::decodeItem(short_v2);
+  CHECK(i.foreign);
+  CHECK(i.data == short_v2);
+  CHECK(i.cas == backend::foreignCas(short_v2));
+}
