@@ -70,14 +70,17 @@ bool MgetMerger::mergeable(std::span<const RedisArg> args) {
          args[0].second.empty();
 }
 
-bool MgetMerger::add(std::span<const RedisArg> keys, RedisCompletion* completion, std::string* out,
-                     Closed* closed) {
+bool MgetMerger::add(std::span<const RedisArg> keys, RedisCompletion* completion,
+                     uint32_t group, std::string* out, Closed* closed) {
   bool was_closed = false;
   if (run_.nkeys > 0 &&
       (run_.nkeys + keys.size() > kMaxMergedKeys || run_.keys.size() > kMaxMergedKeyBytes)) {
     was_closed = close(out, closed);
   }
-  if (run_.parts.empty()) run_.queued_at = Clock::now();
+  if (run_.parts.empty()) {
+    run_.queued_at = Clock::now();
+    run_.group = group;
+  }
   run_.parts.push_back(Part{completion, run_.nkeys, keys.size()});
   run_.nkeys += keys.size();
   for (const RedisArg& k : keys) appendBulk(k, &run_.keys);

@@ -33,6 +33,8 @@ class MgetMerger {
   static bool mergeable(std::span<const RedisArg> args);
 
   bool empty() const { return run_.parts.empty(); }
+  // The merge group of the open run (see RedisConnection::send).
+  uint32_t group() const { return run_.group; }
   // Adds one sender's keys (the MGET's arguments after "MGET") to the open run; when the run is
   // full, it is first closed into *out / *closed (see close()) and true is returned.
   struct Closed {
@@ -40,8 +42,8 @@ class MgetMerger {
     Clock::time_point queued_at;
     size_t bytes;
   };
-  bool add(std::span<const RedisArg> keys, RedisCompletion* completion, std::string* out,
-           Closed* closed);
+  bool add(std::span<const RedisArg> keys, RedisCompletion* completion, uint32_t group,
+           std::string* out, Closed* closed);
   // Encodes the open run as one MGET appended to *out; *closed gets its completion (the sender's
   // own, or a fan-out when several merged), the time the run was opened and its bytes. Returns
   // false when no run is open.
@@ -59,6 +61,7 @@ class MgetMerger {
     size_t nkeys = 0;
     std::vector<Part> parts;
     Clock::time_point queued_at;
+    uint32_t group = 0;
   };
 
   Run run_;

@@ -105,7 +105,7 @@ struct RedisConnection::Impl final : TransportEvents {
     kStopping,
   };
   // Commands that the connection sends itself; their replies never reach a completion.
-  enum class Kind : uint8_t { kUser, kAuth, kSelect, kScriptLoad };
+  enum class Kind : uint8_t { kUser, kAuth, kSelect, kReadonly, kScriptLoad };
 
   struct Queued {
     RedisCompletion* completion;
@@ -176,14 +176,17 @@ struct RedisConnection::Impl final : TransportEvents {
     closeHandle(reinterpret_cast<uv_handle_t*>(&connect_timer_));
   }
 
-  void send(std::span<const RedisArg> args, RedisCompletion* completion) {
+  void send(std::span<const RedisArg> args, RedisCompletion* completion, uint32_t merge_group) {
     if (stopped_) {
       failLater(loop_, completion, RedisFailure::kShutdown);
       return;
     }
-    if (MgetMerger::mergeable(args)) {
+    if (merge_group != RedisConnection::kNoMerge && MgetMerger::mergeable(args)) {
+      if (!mget_.empty() && mget_.group() != merge_group) closeMgetRun();
       MgetMerger::Closed closed;
-      if (mget_.add(args.subspan(1), completion, &queued_bytes_, &closed)) queueClosedRun(closed);
+      if (mget_.add(args.subspan(1), completion, merge_group, &queued_bytes_, &closed)) {
+        queueClosedRun(closed);
+      }
     } else {
       closeMgetRun();
       size_t before = queued_bytes_.size();
@@ -404,6 +407,7 @@ struct RedisConnection::Impl final : TransportEvents {
     }
     std::string db = std::to_string(ep.db);
     if (ep.db != 0) internal({{"SELECT"}, {db}}, Kind::kSelect);
+    if (options_.readonly) internal({{"READONLY"}}, Kind::kReadonly);
     for (const std::string& script : options_.scripts) {
       internal({{"SCRIPT"}, {"LOAD"}, {script}}, Kind::kScriptLoad);
     }
@@ -427,6 +431,10 @@ struct RedisConnection::Impl final : TransportEvents {
       connectionFailed(fmt::format("SELECT {} failed: {}", options_.endpoint.db, message),
                        spdlog::level::err);
       return false;
+    }
+    if (kind == Kind::kReadonly && is_error) {
+      // Not fatal: reads sent here are answered MOVED and go to the primary.
+      log_->warn("redis {}: READONLY failed: {}", name_, message);
     }
     if (kind == Kind::kScriptLoad && is_error) {
       // Not fatal: EVALSHA will answer NOSCRIPT and the caller falls back to EVAL.
@@ -712,7 +720,11 @@ RedisConnection::~RedisConnection() {
 void RedisConnection::start() { impl_->start(); }
 void RedisConnection::stop(std::function<void()> done) { impl_->stop(std::move(done)); }
 void RedisConnection::send(std::span<const RedisArg> args, RedisCompletion* completion) {
-  impl_->send(args, completion);
+  impl_->send(args, completion, 0);
+}
+void RedisConnection::send(std::span<const RedisArg> args, RedisCompletion* completion,
+                           uint32_t merge_group) {
+  impl_->send(args, completion, merge_group);
 }
 bool RedisConnection::connected() const { return impl_->state_ == Impl::State::kReady; }
 const std::string& RedisConnection::lastError() const { return impl_->last_error_; }

@@ -73,6 +73,8 @@ struct RedisOptions {
   // At most 1 s between attempts: service is back within a second of Redis returning
   // (Memorystore failover keeps the IP and drops every connection for a few seconds).
   std::chrono::milliseconds backoff_max{1000};
+  // READONLY after every (re)connect: a Redis Cluster replica then serves reads of its shard.
+  bool readonly = false;
   // Lua scripts loaded with SCRIPT LOAD after every (re)connect, before any queued command.
   std::vector<std::string> scripts;
 };
@@ -116,6 +118,11 @@ class RedisConnection {
   void send(std::initializer_list<RedisArg> args, RedisCompletion* completion) {
     send(std::span<const RedisArg>(args.begin(), args.size()), completion);
   }
+  // The same, but small MGETs merge only with MGETs of the same `merge_group` sent right before
+  // (a cluster router passes the hash slot: a merged MGET must stay in one slot), and never
+  // with kNoMerge. send() without a group uses group 0.
+  static constexpr uint32_t kNoMerge = UINT32_MAX;
+  void send(std::span<const RedisArg> args, RedisCompletion* completion, uint32_t merge_group);
 
   bool connected() const;
   // The last connection error (for logs and readiness), empty when connected.

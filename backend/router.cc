@@ -36,4 +36,14 @@ void StandaloneRouter::collectCounters(RedisCounters* totals) const {
   addCounters(conn_.counters(), totals);
 }
 
+void StandaloneRouter::forEachPrimary(
+    std::function<void(const std::vector<std::string>&)> fn) {
+  fn({std::string()});
+}
+
+void StandaloneRouter::sendToNode(const std::string& /*address*/, std::span<const RedisArg> args,
+                                  RedisCompletion* completion) {
+  conn_.send(args, completion);
+}
+
 }  // namespace mcbridge::backend

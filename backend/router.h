@@ -13,11 +13,36 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
+#include <vector>
 
 #include "backend/command_sink.h"
 #include "backend/redis_connection.h"
 
 namespace mcbridge::backend {
+
+// Cluster routing figures (all workers summed), for stats and /metrics.
+struct ClusterStats {
+  bool cluster = false;  // the router runs in cluster mode
+  uint64_t moved = 0;
+  uint64_t ask = 0;
+  uint64_t tryagain = 0;
+  uint64_t clusterdown = 0;
+  uint64_t refreshes = 0;       // slot maps installed
+  uint64_t refresh_errors = 0;  // CLUSTER SLOTS that failed
+  double slot_map_age_s = 0;    // the oldest worker's map
+  struct Node {
+    std::string address;
+    bool primary = false;
+    uint64_t links = 0;      // one per worker
+    uint64_t connected = 0;  // of them
+    uint64_t commands = 0;
+    uint64_t errors = 0;
+    uint64_t latency_us_sum = 0;
+    uint64_t latency_count = 0;
+  };
+  std::vector<Node> nodes;
+};
 
 class Router : public CommandSink {
  public:
@@ -33,6 +58,17 @@ class Router : public CommandSink {
   virtual bool ready() const = 0;
   // Thread-safe: adds every connection's counters to *totals (stats, metrics).
   virtual void collectCounters(RedisCounters* totals) const = 0;
+  // Thread-safe: adds the cluster figures to *out (nothing in standalone mode).
+  virtual void collectCluster(ClusterStats* /*out*/) const {}
+
+  // Whole-keyspace commands (flush_all): calls `fn` with the address of every primary, once
+  // known (one empty address for the single node of standalone mode)...
+  virtual void forEachPrimary(std::function<void(const std::vector<std::string>&)> fn) = 0;
+  // ...to which commands go with sendToNode, as they are (no redirects followed).
+  virtual void sendToNode(const std::string& address, std::span<const RedisArg> args,
+                          RedisCompletion* completion) = 0;
+  // Whether keys of different slots may share a command (no: cluster mode).
+  virtual bool clustered() const { return false; }
 };
 
 class StandaloneRouter final : public Router {
@@ -46,6 +82,9 @@ class StandaloneRouter final : public Router {
   void stop(std::function<void()> done) override;
   bool ready() const override;
   void collectCounters(RedisCounters* totals) const override;
+  void forEachPrimary(std::function<void(const std::vector<std::string>&)> fn) override;
+  void sendToNode(const std::string& address, std::span<const RedisArg> args,
+                  RedisCompletion* completion) override;
 
   RedisConnection& connection() { return conn_; }
 

@@ -294,6 +294,35 @@ const Row kRows[] = {
      [](Options& o, const std::vector<std::string>& v) {
        o.redis_tls_insecure = parseBool(single(v));
      }},
+    {"redis-mode", "MCBRIDGE_REDIS_MODE", "auto|standalone|cluster", "auto",
+     "Whether --redis names one Redis or a node of a Redis Cluster (Memorystore for Redis "
+     "Cluster / Valkey: its discovery endpoint). auto asks the node (CLUSTER SLOTS).",
+     Kind::kValue,
+     [](Options& o, const std::vector<std::string>& v) {
+       if (single(v) == "auto") {
+         o.redis_mode = RedisMode::kAuto;
+       } else if (single(v) == "standalone") {
+         o.redis_mode = RedisMode::kStandalone;
+       } else if (single(v) == "cluster") {
+         o.redis_mode = RedisMode::kCluster;
+       } else {
+         throw BadValue{single(v), "expected auto, standalone or cluster"};
+       }
+     }},
+    {"read-from", "MCBRIDGE_READ_FROM", "primary|replica", "primary",
+     "Where get/gets go: replica sends them to a replica of the key's shard (cluster) or to "
+     "--redis-read-url (standalone), falling back to the primary. A read right after a write "
+     "may then see the old value for the replication lag.",
+     Kind::kValue,
+     [](Options& o, const std::vector<std::string>& v) {
+       if (single(v) == "primary") {
+         o.read_from_replica = false;
+       } else if (single(v) == "replica") {
+         o.read_from_replica = true;
+       } else {
+         throw BadValue{single(v), "expected primary or replica"};
+       }
+     }},
     {"request-timeout", "MCBRIDGE_REQUEST_TIMEOUT", "MS", "1000",
      "Milliseconds to wait for Redis before answering SERVER_ERROR (or a miss with "
      "--miss-on-error).",

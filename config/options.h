@@ -13,6 +13,7 @@ namespace mcbridge::config {
 
 enum class FlushPolicy : uint8_t { kAllow, kDeny };
 enum class LogFormat : uint8_t { kText, kJson };
+enum class RedisMode : uint8_t { kAuto, kStandalone, kCluster };
 
 struct ListenAddress {
   bool unix_socket = false;
@@ -31,6 +32,8 @@ struct Options {
   std::string redis_ca_file;
   std::string redis_tls_server_name;
   bool redis_tls_insecure = false;
+  RedisMode redis_mode = RedisMode::kAuto;
+  bool read_from_replica = false;
   uint32_t request_timeout_ms = 1000;
   uint32_t connect_timeout_ms = 1000;
   uint32_t threads = 0;  // 0 = number of cores

@@ -3,6 +3,10 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
+
+#include "backend/cluster_router.h"
+#include "backend/hash_slot.h"
 #include "backend/scripts.h"
 #include "proxy/client_connection.h"
 #include "proxy/server.h"
@@ -34,18 +38,62 @@ std::string globEscape(std::string_view s) {
   return out;
 }
 
-// flush_all: FLUSHDB, or with a key prefix SCAN + UNLINK in batches so Redis is never blocked
-// for long and other namespaces are left alone. Deletes itself when done; answers `slot` (if
-// any) with OK or the failure.
+// flush_all on every primary (the one node in standalone mode): one FlushJob per node, joined
+// here. Answers `slot` (if any) once every node is done: the first failure, else the first error
+// reply, else OK. Deletes itself.
+class FlushAll {
+ public:
+  FlushAll(backend::RedisCompletion* slot, size_t nodes) : slot_(slot), pending_(nodes) {}
+
+  void nodeReply(const redisReply* error) {  // null: OK
+    if (error != nullptr && !failed_ && error_.empty()) error_.assign(error->str, error->len);
+    finishNode();
+  }
+  void nodeFailure(backend::RedisFailure f) {
+    if (!failed_) {
+      failed_ = true;
+      failure_ = f;
+    }
+    finishNode();
+  }
+
+ private:
+  void finishNode() {
+    if (--pending_ > 0) return;
+    if (slot_ != nullptr) {
+      if (failed_) {
+        slot_->onRedisFailure(failure_);
+      } else {
+        redisReply r{};
+        r.type = error_.empty() ? REDIS_REPLY_STATUS : REDIS_REPLY_ERROR;
+        r.str = error_.empty() ? const_cast<char*>("OK") : error_.data();
+        r.len = error_.empty() ? 2 : error_.size();
+        slot_->onRedisReply(&r);
+      }
+    }
+    delete this;
+  }
+
+  backend::RedisCompletion* slot_;
+  size_t pending_;
+  bool failed_ = false;
+  backend::RedisFailure failure_ = backend::RedisFailure::kDisconnected;
+  std::string error_;
+};
+
+// flush_all on one node: FLUSHDB, or with a key prefix SCAN + UNLINK in batches so Redis is
+// never blocked for long and other namespaces are left alone. In a cluster one UNLINK per hash
+// slot (a command's keys must share one). Deletes itself once its last command completed.
 class FlushJob final : public backend::RedisCompletion {
  public:
-  FlushJob(Worker* worker, backend::RedisCompletion* slot) : worker_(worker), slot_(slot) {}
+  FlushJob(Worker* worker, FlushAll* all, std::string node)
+      : worker_(worker), all_(all), node_(std::move(node)) {}
 
   void start() {
     const std::string& prefix = worker_->options().key_prefix;
     if (prefix.empty()) {
-      worker_->send(backend::Route::anyNode(), {{"FLUSHDB"}}, this);
       flushdb_ = true;
+      send({{"FLUSHDB"}});
       return;
     }
     pattern_ = globEscape(prefix) + "*";
@@ -53,64 +101,89 @@ class FlushJob final : public backend::RedisCompletion {
   }
 
   void onRedisReply(const redisReply* r) override {
-    if (r->type == REDIS_REPLY_ERROR || flushdb_) return finish(r);
+    --outstanding_;
+    if (r->type == REDIS_REPLY_ERROR && !answered_) {
+      spdlog::warn("flush_all failed: {}", std::string_view(r->str, r->len));
+      return answer(r);
+    }
+    if (answered_) return maybeDelete();
+    if (flushdb_) return answer(nullptr);
     if (unlinking_) {
+      if (outstanding_ > 0) return;
       unlinking_ = false;
-      if (cursor_ == "0") return finish(nullptr);
+      if (cursor_ == "0") return answer(nullptr);
       return scan();
     }
     // SCAN reply: [cursor, [keys...]]
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
         r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
-      return finish(r);
+      return answer(nullptr);
     }
     cursor_.assign(r->element[0]->str, r->element[0]->len);
     const redisReply* keys = r->element[1];
     if (keys->elements == 0) {
-      if (cursor_ == "0") return finish(nullptr);
+      if (cursor_ == "0") return answer(nullptr);
       return scan();
     }
-    std::vector<backend::RedisArg> args;
-    args.reserve(keys->elements + 1);
-    args.push_back({"UNLINK"});
+    std::vector<std::pair<uint16_t, std::string_view>> by_slot;
+    by_slot.reserve(keys->elements);
+    const bool clustered = !node_.empty() && worker_->router().clustered();
     for (size_t i = 0; i < keys->elements; ++i) {
-      args.push_back({std::string_view(keys->element[i]->str, keys->element[i]->len)});
+      std::string_view k(keys->element[i]->str, keys->element[i]->len);
+      by_slot.emplace_back(clustered ? backend::keySlot(k) : 0, k);
+    }
+    std::stable_sort(by_slot.begin(), by_slot.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<std::vector<backend::RedisArg>> commands;
+    for (size_t i = 0; i < by_slot.size(); ++i) {
+      if (i == 0 || by_slot[i].first != by_slot[i - 1].first) commands.push_back({{"UNLINK"}});
+      commands.back().push_back({by_slot[i].second});
     }
     unlinking_ = true;
-    worker_->send(backend::Route::anyNode(), args, this);
+    for (const auto& args : commands) send(args);
   }
 
   void onRedisFailure(backend::RedisFailure f) override {
-    if (slot_) slot_->onRedisFailure(f);
-    delete this;
+    --outstanding_;
+    if (!answered_) {
+      answered_ = true;
+      all_->nodeFailure(f);
+    }
+    maybeDelete();
   }
 
  private:
-  void scan() {
-    worker_->send(backend::Route::anyNode(),
-                  {{"SCAN"}, {cursor_}, {"MATCH"}, {pattern_}, {"COUNT"}, {"1000"}}, this);
-  }
-  void finish(const redisReply* r) {
-    static const redisReply kOkReply = [] {
-      redisReply ok{};
-      ok.type = REDIS_REPLY_STATUS;
-      ok.str = const_cast<char*>("OK");
-      ok.len = 2;
-      return ok;
-    }();
-    if (r != nullptr && r->type == REDIS_REPLY_ERROR) {
-      spdlog::warn("flush_all failed: {}", std::string_view(r->str, r->len));
+  void send(std::span<const backend::RedisArg> args) {
+    ++outstanding_;
+    if (node_.empty()) {
+      worker_->send(backend::Route::anyNode(), args, this);
+    } else {
+      worker_->router().sendToNode(node_, args, this);
     }
-    if (slot_) slot_->onRedisReply(r != nullptr && r->type == REDIS_REPLY_ERROR ? r : &kOkReply);
-    delete this;
+  }
+  void send(std::initializer_list<backend::RedisArg> args) {
+    send(std::span<const backend::RedisArg>(args.begin(), args.size()));
+  }
+  void scan() { send({{"SCAN"}, {cursor_}, {"MATCH"}, {pattern_}, {"COUNT"}, {"1000"}}); }
+  // The node's result (null: OK); the job ends once its last command completed.
+  void answer(const redisReply* error) {
+    answered_ = true;
+    all_->nodeReply(error);
+    maybeDelete();
+  }
+  void maybeDelete() {
+    if (outstanding_ == 0) delete this;
   }
 
   Worker* worker_;
-  backend::RedisCompletion* slot_;
+  FlushAll* all_;
+  std::string node_;
   std::string pattern_;
   std::string cursor_ = "0";
   bool flushdb_ = false;
   bool unlinking_ = false;
+  bool answered_ = false;
+  size_t outstanding_ = 0;
 };
 
 // memcached's -c: the limit counts every worker's clients.
@@ -120,6 +193,26 @@ bool overConnectionLimit(Server* server) {
     total += w->counters().curr_connections.load(std::memory_order_relaxed);
   }
   return total >= static_cast<int64_t>(server->options().max_connections);
+}
+
+// --redis-mode standalone: the one connection, as always. auto and cluster: a ClusterRouter (in
+// auto mode it finds out, and serves a standalone Redis through one connection too).
+std::unique_ptr<backend::Router> makeRouter(uv_loop_t* loop, const config::Options& o,
+                                            backend::RedisOptions ro) {
+  if (o.redis_mode == config::RedisMode::kStandalone) {
+    return std::make_unique<backend::StandaloneRouter>(loop, std::move(ro));
+  }
+  backend::ClusterRouterOptions co;
+  co.mode = o.redis_mode == config::RedisMode::kCluster ? backend::ClusterRouterOptions::Mode::kCluster
+                                                        : backend::ClusterRouterOptions::Mode::kAuto;
+  const std::string& host = ro.endpoint.host;
+  const bool v6 = host.find(':') != std::string::npos;
+  co.seed = (v6 ? "[" + host + "]" : host) + ":" + std::to_string(ro.endpoint.port);
+  co.read_from_replica = o.read_from_replica;
+  co.request_timeout = ro.request_timeout;
+  ro.readonly = o.read_from_replica;
+  return std::make_unique<backend::ClusterRouter>(loop, std::move(co),
+                                                  backend::redisNodeLinks(loop, std::move(ro)));
 }
 
 struct FlushTimer {
@@ -138,7 +231,7 @@ Worker::Worker(Server* server, unsigned index, const backend::RedisOptions& redi
   uv_loop_init(&loop_);
   backend::RedisOptions ro = redis;
   ro.scripts = backend::allScriptBodies();
-  router_ = std::make_unique<backend::StandaloneRouter>(&loop_, std::move(ro));
+  router_ = makeRouter(&loop_, server->options(), std::move(ro));
   uv_check_init(&loop_, &check_);
   check_.data = this;
   uv_prepare_init(&loop_, &prepare_);
@@ -276,7 +369,15 @@ void Worker::clientClosed(ClientConnection* conn) {
   if (stopping_ && clients_.empty()) finishStop();
 }
 
-void Worker::startFlush(backend::RedisCompletion* slot) { (new FlushJob(this, slot))->start(); }
+void Worker::startFlush(backend::RedisCompletion* slot) {
+  auto run = [this, slot](const std::vector<std::string>& nodes) {
+    auto* all = new FlushAll(slot, nodes.empty() ? 1 : nodes.size());
+    if (nodes.empty()) return (new FlushJob(this, all, std::string()))->start();
+    for (const std::string& node : nodes) (new FlushJob(this, all, node))->start();
+  };
+  if (test_sink_ != nullptr) return run({std::string()});
+  router_->forEachPrimary(run);
+}
 
 void Worker::scheduleFlush(int64_t delay_seconds, uint64_t generation) {
   auto* t = new FlushTimer{{}, this, generation};
