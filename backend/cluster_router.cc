@@ -103,8 +103,9 @@ class ClusterRouter::Multi {
       }
     } else if (!errored_) {
       errored_ = true;
-      error_ = r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len)
-                                            : std::string("ERR unexpected reply to a split command");
+      error_ = r->type == REDIS_REPLY_ERROR
+                   ? std::string(r->str, r->len)
+                   : std::string("ERR unexpected reply to a split command");
     }
     finishPart();
   }
@@ -200,16 +201,17 @@ void ClusterRouter::Request::onRedisReply(const redisReply* reply) {
       const bool tryagain = startsWith(reply, "TRYAGAIN");
       const bool clusterdown = startsWith(reply, "CLUSTERDOWN");
       // A replica still loading, or cut off from its primary: the primary answers instead.
-      const bool replica_trouble = on_replica && (startsWith(reply, "LOADING") ||
-                                                  startsWith(reply, "MASTERDOWN") ||
-                                                  startsWith(reply, "READONLY"));
+      const bool replica_trouble =
+          on_replica && (startsWith(reply, "LOADING") || startsWith(reply, "MASTERDOWN") ||
+                         startsWith(reply, "READONLY"));
       if (tryagain) r->tryagain_.add();
       if (clusterdown) {
         r->clusterdown_.add();
         r->requestRefresh();
       }
       if (tryagain || clusterdown || replica_trouble) {
-        const auto backoff = std::min<std::chrono::milliseconds>(kRetryBase * (1 << std::min<int>(retries, 5)), kRetryMax);
+        const auto backoff = std::min<std::chrono::milliseconds>(
+            kRetryBase * (1 << std::min<int>(retries, 5)), kRetryMax);
         ++retries;
         if (now + backoff < deadline) {
           on_replica = false;
@@ -422,9 +424,9 @@ void ClusterRouter::sendTo(Request* r, int node, bool asking) {
     return;
   }
   // MGETs merge per slot on the node's connection (a merged MGET must stay in one slot).
-  link->send(r->args, r, r->slotted && r->route.kind != Route::Kind::kAnyNode
-                             ? r->slot
-                             : RedisConnection::kNoMerge);
+  link->send(
+      r->args, r,
+      r->slotted && r->route.kind != Route::Kind::kAnyNode ? r->slot : RedisConnection::kNoMerge);
 }
 
 void ClusterRouter::sendSplit(const Route& route, std::span<const RedisArg> args,
@@ -458,8 +460,7 @@ void ClusterRouter::sendSplit(const Route& route, std::span<const RedisArg> args
       part_args[route.numkeys_arg] = RedisArg{std::string_view(numkeys, static_cast<size_t>(n))};
     }
     for (uint32_t k : keys) part_args.push_back(args[route.first_key + k]);
-    part_args.insert(part_args.end(), args.begin() + route.first_key + route.key_count,
-                     args.end());
+    part_args.insert(part_args.end(), args.begin() + route.first_key + route.key_count, args.end());
     Request* part = newRequest(Route::keys(route.first_key, static_cast<uint32_t>(keys.size()),
                                            route.read, route.numkeys_arg),
                                part_args, groups[g].first, deadline);
@@ -579,10 +580,10 @@ void ClusterRouter::install(const ClusterTopology& view) {
   mode_ = Mode::kCluster;
   have_map_ = true;
   refreshes_.add();
-  map_installed_ms_.store(std::chrono::duration_cast<std::chrono::milliseconds>(
-                              Clock::now().time_since_epoch())
-                              .count(),
-                          std::memory_order_relaxed);
+  map_installed_ms_.store(
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+          .count(),
+      std::memory_order_relaxed);
   // Disconnect nodes that left the map (the seed stays: it answers the next refresh).
   std::vector<bool> used(nodes_.size(), false);
   used[static_cast<size_t>(seed_)] = true;
@@ -773,9 +774,9 @@ void ClusterRouter::collectCluster(ClusterStats* out) const {
   out->clusterdown += clusterdown_.get();
   out->refreshes += refreshes_.get();
   out->refresh_errors += refresh_errors_.get();
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          Clock::now().time_since_epoch())
-                          .count();
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+          .count();
   out->slot_map_age_s = std::max(out->slot_map_age_s, static_cast<double>(now - installed) / 1e3);
   std::lock_guard<std::mutex> lock(nodes_mu_);
   for (const auto& n : nodes_) {

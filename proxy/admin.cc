@@ -7,6 +7,7 @@
 
 #include "backend/counters.h"
 #include "backend/redis_connection.h"
+#include "backend/router.h"
 #include "config/options.h"
 #include "proxy/server.h"
 #include "proxy/stats.h"
@@ -27,6 +28,47 @@ void sample(std::string* out, std::string_view name, std::string_view labels, do
   out->append("mcbridge_").append(name);
   if (!labels.empty()) out->append("{").append(labels).append("}");
   out->append(" ").append(buf).append("\n");
+}
+
+// Redis Cluster routing (only in cluster mode): redirects, retries, refreshes, per-node state.
+void appendClusterMetrics(Server& server, std::string* out) {
+  backend::ClusterStats cs;
+  for (const auto& w : server.workers()) w->router().collectCluster(&cs);
+  if (!cs.cluster) return;
+  metric(out, "redis_cluster_redirects_total", "counter",
+         "MOVED and ASK replies followed (never shown to clients).");
+  sample(out, "redis_cluster_redirects_total", "kind=\"moved\"", static_cast<double>(cs.moved));
+  sample(out, "redis_cluster_redirects_total", "kind=\"ask\"", static_cast<double>(cs.ask));
+  metric(out, "redis_cluster_retries_total", "counter",
+         "TRYAGAIN and CLUSTERDOWN replies retried after a short backoff.");
+  sample(out, "redis_cluster_retries_total", "reason=\"tryagain\"",
+         static_cast<double>(cs.tryagain));
+  sample(out, "redis_cluster_retries_total", "reason=\"clusterdown\"",
+         static_cast<double>(cs.clusterdown));
+  metric(out, "redis_cluster_refreshes_total", "counter", "Slot maps installed (CLUSTER SLOTS).");
+  sample(out, "redis_cluster_refreshes_total", "", static_cast<double>(cs.refreshes));
+  metric(out, "redis_cluster_refresh_errors_total", "counter", "CLUSTER SLOTS that failed.");
+  sample(out, "redis_cluster_refresh_errors_total", "", static_cast<double>(cs.refresh_errors));
+  metric(out, "redis_cluster_slot_map_age_seconds", "gauge",
+         "Age of the oldest worker's slot map.");
+  sample(out, "redis_cluster_slot_map_age_seconds", "", cs.slot_map_age_s);
+  metric(out, "redis_node_up", "gauge", "Fraction of the workers' connections to the node up.");
+  metric(out, "redis_node_commands_total", "counter", "Commands written to the node.");
+  metric(out, "redis_node_errors_total", "counter", "Error replies and failures from the node.");
+  metric(out, "redis_node_latency_seconds_sum", "counter", "Round-trip time to the node, summed.");
+  metric(out, "redis_node_latency_seconds_count", "counter", "Round trips to the node.");
+  for (const backend::ClusterStats::Node& n : cs.nodes) {
+    std::string labels = "node=\"" + n.address + "\",role=\"" +
+                         (n.primary ? "primary" : "other") + "\"";
+    sample(out, "redis_node_up", labels,
+           n.links == 0 ? 0.0 : static_cast<double>(n.connected) / static_cast<double>(n.links));
+    sample(out, "redis_node_commands_total", labels, static_cast<double>(n.commands));
+    sample(out, "redis_node_errors_total", labels, static_cast<double>(n.errors));
+    sample(out, "redis_node_latency_seconds_sum", labels,
+           static_cast<double>(n.latency_us_sum) / 1e6);
+    sample(out, "redis_node_latency_seconds_count", labels,
+           static_cast<double>(n.latency_count));
+  }
 }
 
 }  // namespace
@@ -81,6 +123,7 @@ std::string renderMetrics(Server& server) {
   sample(&out, "redis_latency_seconds_sum", "",
          static_cast<double>(t.redis.latency_us_sum.get()) / 1e6);
   sample(&out, "redis_latency_seconds_count", "", static_cast<double>(t.redis.latency_count.get()));
+  appendClusterMetrics(server, &out);
   return out;
 }
 

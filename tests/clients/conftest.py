@@ -10,12 +10,15 @@ import pytest  # noqa: E402
 import servers  # noqa: E402
 
 
-@pytest.fixture(scope="session", params=["mcbridge", "memcached"])
+@pytest.fixture(scope="session", params=["mcbridge", "mcbridge-cluster", "memcached"])
 def target(request):
-    """(name, port): every client test runs against mcbridge and, to prove the assertions
-    themselves, against a real memcached 1.6.18."""
+    """(name, port): every client test runs against mcbridge (in front of one Redis, and in
+    front of a 3-primary Redis Cluster) and, to prove the assertions themselves, against a
+    real memcached 1.6.18."""
     if request.param == "mcbridge":
         p = request.getfixturevalue("mcbridge_srv")
+    elif request.param == "mcbridge-cluster":
+        p = request.getfixturevalue("mcbridge_cluster_srv")
     else:
         p = request.getfixturevalue("memcached_srv")
     return request.param, p.port

@@ -56,3 +56,28 @@ def mc(mcbridge_srv, redis_flushed):
         yield c
     finally:
         c.close()
+
+
+# ---- Redis Cluster (tests/pylib/cluster.py): 3 primaries + 3 replicas, one per session
+
+@pytest.fixture(scope="session")
+def redis_cluster():
+    import cluster
+    c = cluster.start_cluster()
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+@pytest.fixture(scope="session")
+def mcbridge_cluster_srv(redis_cluster):
+    """mcbridge in front of the session cluster, given one node's address (it finds the rest)."""
+    try:
+        p = servers.start_mcbridge(redis_cluster.ports[0])
+    except servers.ServerStartError as e:
+        pytest.fail(f"cannot start mcbridge: {e}", pytrace=False)
+    try:
+        yield p
+    finally:
+        p.stop()

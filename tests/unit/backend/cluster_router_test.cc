@@ -69,8 +69,8 @@ Reply threeShards(const std::string& owner_of_low = "a") {
     return Reply::array({Reply::string(host), Reply::integer(port), Reply::string(host + "id")});
   };
   return Reply::array({
-      Reply::array({Reply::integer(0), Reply::integer(5460), node(owner_of_low, 1),
-                    node(owner_of_low, 2)}),
+      Reply::array(
+          {Reply::integer(0), Reply::integer(5460), node(owner_of_low, 1), node(owner_of_low, 2)}),
       Reply::array({Reply::integer(5461), Reply::integer(10922), node("b", 1), node("b", 2)}),
       Reply::array({Reply::integer(10923), Reply::integer(16383), node("c", 1), node("c", 2)}),
   });
@@ -294,8 +294,8 @@ TEST_CASE("a multi-get is split per slot and joined in key order", "[cluster]") 
   c.startWithMap();
   // foo: c:1, mc:key1: b:1, hello: a:1, {foo}x: same slot as foo.
   Result r;
-  c.router->send(Route::keys(1, 4, true),
-                 {{"MGET"}, {"foo"}, {"mc:key1"}, {"hello"}, {"{foo}x"}}, &r);
+  c.router->send(Route::keys(1, 4, true), {{"MGET"}, {"foo"}, {"mc:key1"}, {"hello"}, {"{foo}x"}},
+                 &r);
   FakeLink& a = c.link("a:1");
   FakeLink& b = c.link("b:1");
   FakeLink& cc = c.link("c:1");
@@ -323,8 +323,7 @@ TEST_CASE("a split script rewrites numkeys per part; a part's MOVED is followed"
   FakeLink& b = c.link("b:1");
   REQUIRE(cc.sent.size() == 1);
   CHECK(cc.sent[0].args == std::vector<std::string>{"EVALSHA", "sha", "1", "foo", "EX", "10"});
-  CHECK(b.sent[0].args ==
-        std::vector<std::string>{"EVALSHA", "sha", "1", "mc:key1", "EX", "10"});
+  CHECK(b.sent[0].args == std::vector<std::string>{"EVALSHA", "sha", "1", "mc:key1", "EX", "10"});
   b.reply(Reply::error("MOVED 8525 a:1"));
   c.link("a:1").reply(Reply::array({Reply::string("B")}));
   cc.reply(Reply::array({Reply::string("F")}));
@@ -346,8 +345,7 @@ TEST_CASE("a failed part fails the whole multi-get once", "[cluster]") {
   CHECK(r.failure == RedisFailure::kDisconnected);
 }
 
-TEST_CASE("replica reads go to a connected replica and fall back to the primary",
-          "[cluster]") {
+TEST_CASE("replica reads go to a connected replica and fall back to the primary", "[cluster]") {
   ClusterRouterOptions o;
   o.read_from_replica = true;
   Cluster c(o);
@@ -388,9 +386,10 @@ TEST_CASE("readiness: every slot has a connected primary", "[cluster]") {
   REQUIRE(c.loop.runUntil([&] { return !c.link("seed:1").sent.empty(); }));
 }
 
-TEST_CASE("nodes that leave the map are disconnected; whole-keyspace commands reach every "
-          "primary",
-          "[cluster]") {
+TEST_CASE(
+    "nodes that leave the map are disconnected; whole-keyspace commands reach every "
+    "primary",
+    "[cluster]") {
   Cluster c;
   c.startWithMap();
   std::vector<std::string> primaries;

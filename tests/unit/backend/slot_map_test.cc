@@ -32,17 +32,15 @@ TEST_CASE("MOVED and ASK are parsed; other errors are not redirects", "[cluster]
 TEST_CASE("CLUSTER SLOTS becomes shards and a slot index", "[cluster]") {
   // Two ranges of one shard, a second shard with a replica, a node with an unknown host.
   Reply reply = Reply::array({
-      Reply::array({Reply::integer(0), Reply::integer(99),
-                    Reply::array({Reply::string("10.0.0.1"), Reply::integer(7000),
-                                  Reply::string("id1")}),
-                    Reply::array({Reply::string("10.0.0.2"), Reply::integer(7001),
-                                  Reply::string("id2")})}),
+      Reply::array(
+          {Reply::integer(0), Reply::integer(99),
+           Reply::array({Reply::string("10.0.0.1"), Reply::integer(7000), Reply::string("id1")}),
+           Reply::array({Reply::string("10.0.0.2"), Reply::integer(7001), Reply::string("id2")})}),
       Reply::array({Reply::integer(100), Reply::integer(16383),
-                    Reply::array({Reply::string(""), Reply::integer(7002),
-                                  Reply::string("id3")})}),
-      Reply::array({Reply::integer(200), Reply::integer(200),
-                    Reply::array({Reply::string("10.0.0.1"), Reply::integer(7000),
-                                  Reply::string("id1")})}),
+                    Reply::array({Reply::string(""), Reply::integer(7002), Reply::string("id3")})}),
+      Reply::array(
+          {Reply::integer(200), Reply::integer(200),
+           Reply::array({Reply::string("10.0.0.1"), Reply::integer(7000), Reply::string("id1")})}),
   });
   ClusterTopology t;
   std::string error;
