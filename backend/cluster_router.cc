@@ -387,7 +387,17 @@ void ClusterRouter::dispatch(Request* r) {
   }
   int node = -1;
   if (r->route.kind == Route::Kind::kAnyNode) {
+    // The configured node, or any connected primary while it is down (health checks).
     node = seed_;
+    if (!nodes_[static_cast<size_t>(seed_)]->link->connected()) {
+      for (int p : primaries_) {
+        const Node& n = *nodes_[static_cast<size_t>(p)];
+        if (!n.retired && n.link->connected()) {
+          node = p;
+          break;
+        }
+      }
+    }
   } else {
     if (r->route.read && options_.read_from_replica && !r->tried_replica) {
       const std::vector<int>& replicas = table_.replicas(r->slot);

@@ -27,6 +27,27 @@ class ClusterError(RuntimeError):
     pass
 
 
+def _crc16(data: bytes) -> int:
+    crc = 0
+    for b in data:
+        crc ^= b << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+        crc &= 0xFFFF
+    return crc
+
+
+def key_slot(key) -> int:
+    """Redis Cluster's slot of a key (hash tags included), computed here."""
+    k = key.encode() if isinstance(key, str) else key
+    start = k.find(b"{")
+    if start >= 0:
+        end = k.find(b"}", start + 1)
+        if end > start + 1:
+            k = k[start + 1:end]
+    return _crc16(k) & 16383
+
+
 class RedisCluster:
     def __init__(self, workdir: Path, nodes: list, tls_dir: Optional[Path] = None):
         self.workdir = workdir
@@ -79,6 +100,10 @@ class RedisCluster:
 
     def primary_for_key(self, key):
         return self.node(self.primary_port_for_slot(self.keyslot(key)))
+
+    def node_id(self, port: int) -> str:
+        r = self.cmd(port, "CLUSTER", "MYID")
+        return r.decode() if isinstance(r, bytes) else r
 
     def primaries(self) -> list:
         return sorted({p for _, _, p, _ in self.slots_map()})
