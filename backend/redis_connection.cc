@@ -390,7 +390,16 @@ struct RedisConnection::Impl final : TransportEvents {
   // AUTH, SELECT and SCRIPT LOAD go first on every new connection; user commands wait in
   // queue_ until all their replies are in, so an AUTH failure can never be answered to a user.
   void sendHandshake() {
-    const RedisEndpoint& ep = options_.endpoint;
+    RedisEndpoint ep = options_.endpoint;
+    if (!options_.password_file.empty()) {
+      std::string secret;
+      std::string error;
+      if (readPasswordFile(options_.password_file, &secret, &error)) {
+        if (!secret.empty()) applySecret(secret, &ep);
+      } else {
+        log_->warn("redis {}: {}; using the last credentials", name_, error);
+      }
+    }
     std::string out;
     auto now = Clock::now();
     auto internal = [&](std::initializer_list<RedisArg> args, Kind kind) {

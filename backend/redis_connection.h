@@ -73,6 +73,9 @@ struct RedisOptions {
   // At most 1 s between attempts: service is back within a second of Redis returning
   // (Memorystore failover keeps the IP and drops every connection for a few seconds).
   std::chrono::milliseconds backoff_max{1000};
+  // Read again before every (re)connect's AUTH when set (its credentials replace the
+  // endpoint's): an IAM access token refreshed by another process reaches new connections.
+  std::string password_file;
   // READONLY after every (re)connect: a Redis Cluster replica then serves reads of its shard.
   bool readonly = false;
   // Lua scripts loaded with SCRIPT LOAD after every (re)connect, before any queued command.
@@ -141,5 +144,11 @@ class RedisConnection {
 // schemes (Memorystore's TLS port 6378 must be written). Only host, port, username, password, db
 // and tls are set: the tls_* options keep the caller's values. *out is unchanged on error.
 bool parseRedisUrl(std::string_view url, RedisEndpoint* out, std::string* error);
+
+// Reads a password file (a trailing newline is ignored). False and *error when unreadable.
+bool readPasswordFile(const std::string& path, std::string* secret, std::string* error);
+// Sets ep's credentials from a secret: "user:password" selects an ACL user, anything else (e.g.
+// Memorystore's AUTH string, an IAM access token) is the password (of the user already set).
+void applySecret(std::string_view secret, RedisEndpoint* ep);
 
 }  // namespace mcbridge::backend

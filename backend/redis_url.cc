@@ -1,4 +1,4 @@
-// parseRedisUrl (declared in backend/redis_connection.h). Start-up only, no I/O.
+// parseRedisUrl, readPasswordFile and applySecret (declared in backend/redis_connection.h).
 //
 // Grammar: redis[s]://[[user]:password@]host[:port][/db]
 // The user-info rule follows redis-cli: "user:pass@" sets both, "pass@" (no colon) is a password
@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
+#include <sstream>
 #include <charconv>
 #include <climits>
 #include <string>
@@ -173,6 +175,30 @@ bool parseRedisUrl(std::string_view url, RedisEndpoint* out, std::string* error)
   }
   *out = std::move(ep);
   return true;
+}
+
+bool readPasswordFile(const std::string& path, std::string* secret, std::string* error) {
+  std::ifstream in(path);
+  if (!in) {
+    *error = "cannot read the password file '" + path + "'";
+    return false;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  *secret = std::move(s);
+  return true;
+}
+
+void applySecret(std::string_view secret, RedisEndpoint* ep) {
+  const size_t colon = secret.find(':');
+  if (colon != std::string_view::npos && colon > 0) {
+    ep->username = std::string(secret.substr(0, colon));
+    ep->password = std::string(secret.substr(colon + 1));
+  } else {
+    ep->password = std::string(secret);
+  }
 }
 
 }  // namespace mcbridge::backend

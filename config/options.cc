@@ -261,7 +261,8 @@ const Row kRows[] = {
      }},
     {"redis-password-file", "MCBRIDGE_REDIS_PASSWORD_FILE", "FILE", "",
      "File holding the Redis AUTH password, e.g. Memorystore's AUTH string (a trailing newline "
-     "is ignored; user:password selects an ACL user). Overrides a password in the URL.",
+     "is ignored; user:password selects an ACL user). Overrides a password in the URL. Read "
+     "again on every reconnect, so a refreshed IAM access token is picked up.",
      Kind::kValue,
      [](Options& o, const std::vector<std::string>& v) {
        checkReadableFile(single(v));

@@ -112,9 +112,9 @@ backend::RedisOptions redisOptions(const config::Options& o) {
   // Precedence: password file > password option/variable > password in the URL.
   std::string secret = o.redis_password;
   if (!o.redis_password_file.empty()) secret = readSecretFile(o.redis_password_file);
+  // "user:password" selects an ACL user, as in the URL; Memorystore's AUTH strings (UUIDs) and
+  // IAM tokens have no colon and are used whole.
   if (!secret.empty()) {
-    // "user:password" selects an ACL user, as in the URL; Memorystore's AUTH strings (UUIDs)
-    // have no colon and are used whole.
     const size_t colon = secret.find(':');
     if (colon != std::string::npos && colon > 0) {
       r.endpoint.username = secret.substr(0, colon);
@@ -123,6 +123,8 @@ backend::RedisOptions redisOptions(const config::Options& o) {
       r.endpoint.password = secret;
     }
   }
+  // Read again on every (re)connect (IAM tokens expire; another process refreshes the file).
+  r.password_file = o.redis_password_file;
   if (!o.redis_ca_file.empty()) {
     r.endpoint.tls = true;
     r.endpoint.tls_ca_file = o.redis_ca_file;

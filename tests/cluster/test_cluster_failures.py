@@ -38,11 +38,24 @@ def rig():
     try:
         m = servers.start_mcbridge(c.ports[0], threads=2, extra_args=[
             "--request-timeout", str(REQUEST_TIMEOUT_MS), "--admin", f"127.0.0.1:{admin}"])
+        wait_ready(admin)
         yield c, m, admin
     finally:
         if m is not None:
             m.stop()
         c.stop()
+
+
+def wait_ready(admin: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{admin}/readyz", timeout=2).status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("mcbridge not ready")
 
 
 def metric(admin: int, name: str) -> float:

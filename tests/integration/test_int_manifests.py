@@ -145,6 +145,13 @@ def _check_mcbridge_container(c, pod, where):
         assert m, f"{where}: --{flag} {path} is not under any volumeMount"
         vol = volumes.get(m["name"])
         assert vol, f"{where}: volume {m['name']} missing"
+        if flag == "redis-password-file" and "emptyDir" in vol:
+            # an IAM access token written by a refresher container of the same pod
+            writers = [x for x in (pod.get("initContainers") or []) + (pod.get("containers") or [])
+                       if x is not c and any(vm["name"] == m["name"] and not vm.get("readOnly")
+                                             for vm in x.get("volumeMounts") or [])]
+            assert writers, f"{where}: nothing writes the token volume {m['name']}"
+            continue
         src = vol.get("secret") or vol.get("configMap")
         assert src, f"{where}: {m['name']} is not a secret/configMap volume"
         if src.get("items"):

@@ -49,22 +49,22 @@ def key_slot(key) -> int:
 
 
 class RedisCluster:
-    def __init__(self, workdir: Path, nodes: list, tls_dir: Optional[Path] = None):
+    def __init__(self, workdir: Path, nodes: list, tls: Optional[dict] = None):
         self.workdir = workdir
         self.nodes = nodes          # ManagedProcess per node, in creation order
-        self.tls_dir = tls_dir
+        self.tls = tls              # servers.make_tls_certs() paths, or None
 
     # ---- talking to nodes
     def cmd(self, port: int, *args):
-        if self.tls_dir is None:
+        if self.tls is None:
             return servers.resp(port, *args)
-        out = subprocess.run([REDIS_CLI, "--tls", "--cacert", str(self.tls_dir / "ca.crt"),
+        out = subprocess.run([REDIS_CLI, "--tls", "--cacert", str(self.tls["ca"]),
                               "-p", str(port), *map(str, args)], capture_output=True,
                              text=True, timeout=10)
         return out.stdout.strip()
 
     def cli(self, *args, timeout: float = 60.0) -> str:
-        tls = ["--tls", "--cacert", str(self.tls_dir / "ca.crt")] if self.tls_dir else []
+        tls = ["--tls", "--cacert", str(self.tls["ca"])] if self.tls else []
         out = subprocess.run([REDIS_CLI, *tls, *map(str, args)], capture_output=True,
                              text=True, timeout=timeout)
         if out.returncode != 0:
@@ -136,8 +136,8 @@ class RedisCluster:
                           else "fail" for n in self.live_nodes()]
                 if all(s == "ok" for s in states):
                     maps = {str(sorted(self.slots_map(n.port))) for n in self.live_nodes()} \
-                        if self.tls_dir is None else {"tls"}
-                    if len(maps) == 1 and (replicas is None or self.tls_dir is not None or all(
+                        if self.tls is None else {"tls"}
+                    if len(maps) == 1 and (replicas is None or self.tls is not None or all(
                             len(r) == replicas for _, _, _, r in self.slots_map())):
                         return
                     last = "nodes disagree on the slot map"
@@ -159,15 +159,37 @@ class RedisCluster:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+def make_cluster_certs(directory: Path) -> dict:
+    """A test CA and one node certificate (SAN IP:127.0.0.1) usable as server and as client:
+    the cluster bus authenticates both ends. Same keys as servers.make_tls_certs()."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    ca, ca_key = d / "ca.pem", d / "ca-key.pem"
+    cert, key, csr, ext = d / "node.pem", d / "node-key.pem", d / "node.csr", d / "node.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
+                   "keyUsage=digitalSignature,keyEncipherment\n"
+                   "extendedKeyUsage=serverAuth,clientAuth\n")
+
+    def run(*a):
+        subprocess.run(["openssl", *map(str, a)], check=True, capture_output=True, timeout=60)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca,
+        "-days", "2", "-subj", "/CN=mcbridge test cluster CA")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+        "-subj", "/CN=localhost")
+    run("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+        "-out", cert, "-days", "2", "-extfile", ext)
+    return {"ca": ca, "ca_key": ca_key, "cert": cert, "key": key}
+
+
 def start_cluster(primaries: int = 3, replicas: int = 1, node_timeout_ms: int = 5000,
-                  tls_dir: Optional[Path] = None, extra_args: Optional[list] = None
+                  tls: Optional[dict] = None, extra_args: Optional[list] = None
                   ) -> RedisCluster:
     """Starts the nodes, creates the cluster, waits for cluster_state:ok on all of them.
-    With tls_dir (ca.crt, server.crt, server.key), nodes listen with TLS only and talk TLS
-    to each other (--tls-cluster yes)."""
+    With tls (servers.make_tls_certs() paths), nodes listen with TLS only and talk TLS to each
+    other (--tls-cluster yes, --tls-replication yes)."""
     workdir = Path(tempfile.mkdtemp(prefix="mcb-cluster-"))
     nodes = []
-    cluster = RedisCluster(workdir, nodes, tls_dir)
+    cluster = RedisCluster(workdir, nodes, tls)
     try:
         for i in range(primaries * (1 + replicas)):
             nodedir = workdir / f"node{i}"
@@ -184,14 +206,14 @@ def start_cluster(primaries: int = 3, replicas: int = 1, node_timeout_ms: int = 
                         "--repl-ping-replica-period", "1",
                         # An explicit bus port: port + 10000 may be taken, or above 65535.
                         "--cluster-port", str(servers.free_port())]
-                if tls_dir is None:
+                if tls is None:
                     base += ["--port", str(port)]
                 else:
                     base += ["--port", "0", "--tls-port", str(port), "--tls-cluster", "yes",
                              "--tls-replication", "yes",
-                             "--tls-cert-file", str(tls_dir / "server.crt"),
-                             "--tls-key-file", str(tls_dir / "server.key"),
-                             "--tls-ca-cert-file", str(tls_dir / "ca.crt"),
+                             "--tls-cert-file", str(tls["cert"]),
+                             "--tls-key-file", str(tls["key"]),
+                             "--tls-ca-cert-file", str(tls["ca"]),
                              "--tls-auth-clients", "no"]
                 return base + list(extra_args or [])
             nodes.append(servers._start("redis-node", argv, workdir=nodedir))
