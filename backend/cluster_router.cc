@@ -433,10 +433,12 @@ void ClusterRouter::sendTo(Request* r, int node, bool asking) {
     link->send(r->args, r, RedisConnection::kNoMerge);
     return;
   }
-  // MGETs merge per slot on the node's connection (a merged MGET must stay in one slot).
-  link->send(
-      r->args, r,
-      r->slotted && r->route.kind != Route::Kind::kAnyNode ? r->slot : RedisConnection::kNoMerge);
+  // MGETs merge per slot on the node's connection (a merged MGET must stay in one slot); a bulk
+  // one (flow control: a large reply expected) never merges.
+  link->send(r->args, r,
+             r->slotted && r->route.kind != Route::Kind::kAnyNode && !r->route.bulk
+                 ? r->slot
+                 : RedisConnection::kNoMerge);
 }
 
 void ClusterRouter::sendSplit(const Route& route, std::span<const RedisArg> args,
@@ -471,9 +473,11 @@ void ClusterRouter::sendSplit(const Route& route, std::span<const RedisArg> args
     }
     for (uint32_t k : keys) part_args.push_back(args[route.first_key + k]);
     part_args.insert(part_args.end(), args.begin() + route.first_key + route.key_count, args.end());
-    Request* part = newRequest(Route::keys(route.first_key, static_cast<uint32_t>(keys.size()),
-                                           route.read, route.numkeys_arg),
-                               part_args, groups[g].first, deadline);
+    Route part_route =
+        Route::keys(route.first_key, static_cast<uint32_t>(keys.size()), route.read,
+                    route.numkeys_arg);
+    part_route.bulk = route.bulk;
+    Request* part = newRequest(part_route, part_args, groups[g].first, deadline);
     part->parent = multi;
     part->part = g;
     part->slotted = true;

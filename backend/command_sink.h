@@ -25,6 +25,9 @@ struct Route {
   uint32_t first_key = 1;
   uint32_t key_count = 1;
   uint32_t numkeys_arg = 0;  // kKeys: index of a numkeys argument to rewrite per part; 0: none
+  // A large reply is expected (flow control: a multi-get part or a read of large values): never
+  // merge it with other commands, whose replies would then wait for all of it.
+  bool bulk = false;
 
   static constexpr Route key(uint32_t index, bool read = false) {
     return Route{Kind::kKey, read, index, 1, 0};

@@ -64,6 +64,13 @@ struct Counters {
   Counter server_errors[protocol::kCommandCount];
   // Gauge, not reset by `stats reset`.
   std::atomic<int64_t> curr_connections{0};
+  // Flow control (backend/flow_control.h): requests and multi-get parts held back because a
+  // budget was used up, and multi-get parts sent after a first one.
+  Counter flow_holds;
+  Counter multiget_parts;
+  // Gauges (flow control): reply bytes expected from Redis, and buffered for clients.
+  std::atomic<int64_t> reply_bytes_expected{0};
+  std::atomic<int64_t> reply_bytes_buffered{0};
 
   void reset() {
 #define MCBRIDGE_RESET_COUNTER(name) name.reset();
@@ -71,6 +78,8 @@ struct Counters {
 #undef MCBRIDGE_RESET_COUNTER
     for (Counter& c : requests) c.reset();
     for (Counter& c : server_errors) c.reset();
+    flow_holds.reset();
+    multiget_parts.reset();
   }
 };
 

@@ -19,9 +19,10 @@ void addCounters(const RedisCounters& from, RedisCounters* to) {
 StandaloneRouter::StandaloneRouter(uv_loop_t* loop, RedisOptions options)
     : conn_(loop, std::move(options)) {}
 
-void StandaloneRouter::send(const Route& /*route*/, std::span<const RedisArg> args,
+void StandaloneRouter::send(const Route& route, std::span<const RedisArg> args,
                             RedisCompletion* completion) {
-  conn_.send(args, completion);
+  // A bulk command (a large reply expected) never merges: the merged gets would wait for it.
+  conn_.send(args, completion, route.bulk ? RedisConnection::kNoMerge : 0);
 }
 
 void StandaloneRouter::start() { conn_.start(); }

@@ -1,5 +1,6 @@
 #include "backend/translator.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -100,7 +101,7 @@ bool Translator::retryIfNoScript(PendingOp* op, const redisReply* r, CommandSink
 }
 
 bool Translator::start(const protocol::Request& req, int64_t now, PendingOp* op, CommandSink* sink,
-                       RedisCompletion* completion, std::string* out) {
+                       RedisCompletion* completion, std::string* out, uint32_t max_keys) {
   op->command = req.command;
   op->noreply = req.noreply;
   op->script = -1;
@@ -108,6 +109,7 @@ bool Translator::start(const protocol::Request& req, int64_t now, PendingOp* op,
   op->opcode = req.opcode;
   op->opaque = req.opaque;
   op->cas = 0;
+  op->part_begin = op->next_begin = op->part_keys = op->keys_left = 0;
   switch (req.command) {
     case Command::kGet:
     case Command::kGets:
@@ -117,7 +119,7 @@ bool Translator::start(const protocol::Request& req, int64_t now, PendingOp* op,
         out->append(reply::kEnd);
         return false;
       }
-      sendRetrieval(req, now, op, sink, completion);
+      sendRetrieval(req, now, op, sink, completion, max_keys);
       return true;
     case Command::kSet:
     case Command::kAdd:
@@ -177,7 +179,7 @@ bool Translator::start(const protocol::Request& req, int64_t now, PendingOp* op,
       return true;
     case Command::kTouch:
       if (req.binary) {  // binary TOUCH answers the item's flags and CAS: get-and-touch it
-        sendRetrieval(req, now, op, sink, completion);
+        sendRetrieval(req, now, op, sink, completion, max_keys);
         return true;
       }
       counters_->cmd_touch.add();
@@ -196,15 +198,39 @@ bool Translator::start(const protocol::Request& req, int64_t now, PendingOp* op,
 }
 
 void Translator::sendRetrieval(const protocol::Request& req, int64_t now, PendingOp* op,
-                               CommandSink* sink, RedisCompletion* completion) {
+                               CommandSink* sink, RedisCompletion* completion,
+                               uint32_t max_keys) {
   op->keys.assign(req.keys.empty() ? req.key : req.keys);
+  op->kind = ReplyKind::kMultiGet;
+  // A binary request has one key, which may hold spaces.
+  op->keys_left = req.binary ? 1 : static_cast<uint32_t>(req.key_count);
   if (isTouching(req.command) || req.command == Command::kTouch) {
     counters_->cmd_touch.add(req.key_count);
-    op->kind = ReplyKind::kMultiGet;
-    Decimal numkeys(static_cast<uint64_t>(req.key_count));
+    op->touch = convertExptime(req.exptime, now);
+  } else {
+    counters_->cmd_get.add(req.key_count);
+  }
+  sendPart(op, max_keys, sink, completion);
+}
+
+void Translator::sendNextPart(PendingOp* op, uint32_t max_keys, CommandSink* sink,
+                              RedisCompletion* completion) {
+  sendPart(op, max_keys, sink, completion);
+}
+
+void Translator::sendPart(PendingOp* op, uint32_t max_keys, CommandSink* sink,
+                          RedisCompletion* completion) {
+  const uint32_t n = std::min(op->keys_left, std::max<uint32_t>(max_keys, 1));
+  if (n == 0) return;  // nothing left: callers check keys_left first
+  op->part_begin = op->next_begin;
+  op->part_keys = n;
+  op->keys_left -= n;
+  // (A binary touch is a get-and-touch of one key that returns no value.)
+  if (isTouching(op->command) || op->command == Command::kTouch) {
+    Decimal numkeys(static_cast<uint64_t>(n));
     args_.assign({{numkeys.view()}});
-    pushKeys(req, op->keys);
-    Expiry e = convertExptime(req.exptime, now);
+    pushPartKeys(op, n);
+    const Expiry& e = op->touch;
     Decimal value(e.value);
     switch (e.kind) {
       case ExpiryKind::kNever:
@@ -227,27 +253,28 @@ void Translator::sendRetrieval(const protocol::Request& req, int64_t now, Pendin
     sendScript(static_cast<int>(Script::kGetAndTouch), op, sink, completion);
     return;
   }
-  counters_->cmd_get.add(req.key_count);
   // MGET even for one key: the Redis connection merges MGETs sent back to back (by different
   // clients in the same loop turn) into one command, which costs Redis far less per key than
   // one GET each. A key holding another Redis type reads as a miss, as it always did in a
   // multi-key get.
-  op->kind = ReplyKind::kMultiGet;
   args_.assign({{"MGET"}});
-  pushKeys(req, op->keys);
+  pushPartKeys(op, n);
   sink->send(Route::keys(1, static_cast<uint32_t>(args_.size() - 1), /*read=*/true), args_,
              completion);
 }
 
-void Translator::pushKeys(const protocol::Request& req, std::string_view keys) {
+void Translator::pushPartKeys(PendingOp* op, uint32_t n) {
+  const std::string_view all = op->keys;
   // A binary request has one key, which may hold spaces.
-  if (req.binary) {
-    args_.push_back(keyArg(keys));
+  if (op->binary) {
+    args_.push_back(keyArg(all));
+    op->next_begin = static_cast<uint32_t>(all.size());
     return;
   }
-  protocol::KeyIterator it(keys);
+  protocol::KeyIterator it(all.substr(op->next_begin));
   std::string_view key;
-  while (it.next(&key)) args_.push_back(keyArg(key));
+  for (uint32_t i = 0; i < n && it.next(&key); ++i) args_.push_back(keyArg(key));
+  op->next_begin = static_cast<uint32_t>(key.data() + key.size() - all.data());
 }
 
 void Translator::sendStorage(const protocol::Request& req, int64_t now, PendingOp* op,
@@ -404,6 +431,12 @@ void Translator::errorReply(const PendingOp& op, const redisReply* r, std::strin
 void Translator::finish(const PendingOp& op, const redisReply* r, std::string* out,
                         DirectValue* direct) {
   if (op.binary) return finishBinary(op, r, out, direct);
+  if (op.kind == ReplyKind::kMultiGet && op.part_begin > 0 && r->type != REDIS_REPLY_ARRAY) {
+    // A later part of a multi-get failed: values were sent already; the rest read as misses.
+    counters_->backend_error_replies.add();
+    out->append(reply::kEnd);
+    return;
+  }
   if (r->type == REDIS_REPLY_ERROR) {
     errorReply(op, r, out);
     return;
@@ -417,13 +450,13 @@ void Translator::finish(const PendingOp& op, const redisReply* r, std::string* o
   switch (op.kind) {
     case ReplyKind::kMultiGet: {
       if (r->type != REDIS_REPLY_ARRAY) break;
-      protocol::KeyIterator keys(op.keys);
+      protocol::KeyIterator keys(std::string_view(op.keys).substr(op.part_begin));
       std::string_view key;
       size_t i = 0;
-      while (keys.next(&key) && i < r->elements) {
+      while (i < op.part_keys && keys.next(&key) && i < r->elements) {
         appendValue(op, key, r->element[i++], out, direct);
       }
-      out->append(reply::kEnd);
+      if (op.keys_left == 0) out->append(reply::kEnd);
       return;
     }
     case ReplyKind::kStore:
@@ -499,6 +532,12 @@ void Translator::fail(const PendingOp& op, RedisFailure failure, std::string* ou
         op, failure == RedisFailure::kTimeout ? "backend timeout" : "backend unavailable", out);
   }
   if (metaMissOnError(op, out)) return;
+  if (op.kind == ReplyKind::kMultiGet && op.part_begin > 0) {
+    // A later part of a multi-get: its values have been sent already; the keys Redis did not
+    // answer read as misses (the caller sends no further part).
+    out->append(reply::kEnd);
+    return;
+  }
   if (isRetrieval(op.command) && options_.miss_on_error) {
     out->append(reply::kEnd);
     return;

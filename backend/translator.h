@@ -15,6 +15,7 @@
 
 #include "backend/command_sink.h"
 #include "backend/counters.h"
+#include "backend/exptime.h"
 #include "backend/item.h"
 #include "backend/redis_connection.h"
 #include "protocol/request.h"
@@ -82,6 +83,14 @@ struct PendingOp {
   uint8_t opcode = 0;
   uint32_t opaque = 0;
   uint64_t cas = 0;
+  // Retrievals sent in parts (flow control): the part at Redis is the `part_keys` keys from
+  // byte `part_begin` of `keys`; `keys_left` keys from byte `next_begin` are still to be sent.
+  // END follows the last part only.
+  uint32_t part_begin = 0;
+  uint32_t part_keys = 0;
+  uint32_t next_begin = 0;
+  uint32_t keys_left = 0;
+  Expiry touch;  // gat/gats: the expiry every part applies
 };
 
 // A value the caller writes to the client straight from the Redis reply instead of copying it
@@ -107,9 +116,15 @@ class Translator {
   // Starts a key command (get family, storage, incr/decr, delete, touch): fills *op and sends
   // its Redis command(s) to *sink with `completion`. Returns false when the request was
   // answered without Redis; its reply (possibly empty under noreply) was appended to *out.
-  // `now` is the current unix time in seconds (for absolute exptimes).
+  // `now` is the current unix time in seconds (for absolute exptimes). A retrieval sends at
+  // most `max_keys` keys now; the rest (op->keys_left) go with sendNextPart().
   [[nodiscard]] bool start(const protocol::Request& req, int64_t now, PendingOp* op,
-                           CommandSink* sink, RedisCompletion* completion, std::string* out);
+                           CommandSink* sink, RedisCompletion* completion, std::string* out,
+                           uint32_t max_keys = UINT32_MAX);
+  // Sends the next (at most `max_keys`) keys of a retrieval whose previous part has been
+  // finished (op->keys_left > 0), with the same completion.
+  void sendNextPart(PendingOp* op, uint32_t max_keys, CommandSink* sink,
+                    RedisCompletion* completion);
 
   // Turns the Redis reply of `op` into memcache bytes appended to *out. With `direct`, the first
   // retrieved value of at least direct->min_size bytes is not copied: see DirectValue.
@@ -133,8 +148,10 @@ class Translator {
   void sendTouch(const protocol::Request& req, int64_t now, PendingOp* op, CommandSink* sink,
                  RedisCompletion* completion);
   void sendRetrieval(const protocol::Request& req, int64_t now, PendingOp* op, CommandSink* sink,
-                     RedisCompletion* completion);
-  void pushKeys(const protocol::Request& req, std::string_view keys);
+                     RedisCompletion* completion, uint32_t max_keys);
+  void sendPart(PendingOp* op, uint32_t max_keys, CommandSink* sink, RedisCompletion* completion);
+  // Appends the part's `n` keys of op->keys (from op->next_begin) to args_ and moves next_begin.
+  void pushPartKeys(PendingOp* op, uint32_t n);
   void appendValue(const PendingOp& op, std::string_view key, const redisReply* r, std::string* out,
                    DirectValue* direct);
   // Sends EVALSHA <sha> <args_> and remembers the arguments for a NOSCRIPT retry.

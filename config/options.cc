@@ -169,6 +169,28 @@ uint32_t parseItemSize(const std::string& s) {
   return static_cast<uint32_t>(v * mult);
 }
 
+// A byte count: bytes, or with a k/m/g suffix (powers of 1024).
+uint64_t parseBytes(const std::string& s, uint64_t min, uint64_t max) {
+  const std::string expected = "expected a size such as 4m, 512k or 1048576";
+  if (s.empty()) throw BadValue{s, expected};
+  uint64_t mult = 1;
+  std::string digits = s;
+  const char last = static_cast<char>(std::tolower(static_cast<unsigned char>(s.back())));
+  if (last == 'k' || last == 'm' || last == 'g') {
+    mult = last == 'k' ? 1024 : last == 'm' ? 1024 * 1024 : 1024 * 1024 * 1024;
+    digits.pop_back();
+  }
+  uint64_t v = 0;
+  const char* end = digits.data() + digits.size();
+  auto [ptr, ec] = std::from_chars(digits.data(), end, v);
+  if (digits.empty() || ec == std::errc::invalid_argument || ptr != end) throw BadValue{s, expected};
+  if (ec == std::errc::result_out_of_range || v > max / mult || v * mult < min) {
+    throw BadValue{s, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                          " bytes"};
+  }
+  return v * mult;
+}
+
 // redis://[[user]:password@]host[:port][/db] or rediss://... Only the shape is checked here
 // (config/ sits below backend/ and cannot use its parser); the backend parses it for real.
 void checkRedisUrlShape(const std::string& url) {
@@ -400,6 +422,40 @@ const Row kRows[] = {
      [](Options& o, const std::vector<std::string>& v) {
        checkReadableFile(single(v));
        o.auth_file = single(v);
+     }},
+    {"client-reply-budget", "MCBRIDGE_CLIENT_REPLY_BUDGET", "SIZE", "4m",
+     "Reply bytes one client connection may have pending (buffered for it, or expected from "
+     "Redis) before its next request or multi-get part waits for it to read (64k to 1g).",
+     Kind::kValue,
+     [](Options& o, const std::vector<std::string>& v) {
+       o.client_reply_budget = parseBytes(single(v), 64 * 1024, uint64_t{1} << 30);
+     }},
+    {"reply-budget", "MCBRIDGE_REPLY_BUDGET", "SIZE", "256m",
+     "The same, summed over all clients of the process; past it, each client has one request "
+     "at a time (1m to 64g).",
+     Kind::kValue,
+     [](Options& o, const std::vector<std::string>& v) {
+       o.reply_budget = parseBytes(single(v), uint64_t{1} << 20, uint64_t{64} << 30);
+     }},
+    {"redis-reply-budget", "MCBRIDGE_REDIS_REPLY_BUDGET", "SIZE", "8m",
+     "Reply bytes of multi-key reads a worker may have outstanding at Redis: bounds Redis's "
+     "output buffer for mcbridge and what a small request may wait behind (64k to 1g).",
+     Kind::kValue,
+     [](Options& o, const std::vector<std::string>& v) {
+       o.redis_reply_budget = parseBytes(single(v), 64 * 1024, uint64_t{1} << 30);
+     }},
+    {"multiget-part-keys", "MCBRIDGE_MULTIGET_PART_KEYS", "N", "100",
+     "Most keys per MGET a multi-get is sent to Redis in; larger ones go in parts.",
+     Kind::kValue,
+     [](Options& o, const std::vector<std::string>& v) {
+       o.multiget_part_keys = parseU32(single(v), 1, 100000, "a number of keys");
+     }},
+    {"multiget-part-size", "MCBRIDGE_MULTIGET_PART_SIZE", "SIZE", "1m",
+     "Reply bytes a multi-get part is expected to bring (from the value sizes seen lately); "
+     "the next part leaves when the client has read (4k to 1g).",
+     Kind::kValue,
+     [](Options& o, const std::vector<std::string>& v) {
+       o.multiget_part_size = parseBytes(single(v), 4096, uint64_t{1} << 30);
      }},
     {"admin", "MCBRIDGE_ADMIN", "ADDR", "off",
      "host:port of the admin HTTP endpoint (health, Prometheus metrics); empty = off.",

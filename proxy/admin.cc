@@ -102,6 +102,20 @@ std::string renderMetrics(Server& server) {
          "1 when every worker's Redis connection is up and answered its last PING.");
   sample(&out, "backend_up", "",
          t.ready_workers == server.workers().size() ? 1.0 : 0.0);
+  metric(&out, "reply_bytes_expected", "gauge",
+         "Reply bytes expected from the commands at Redis (flow control).");
+  sample(&out, "reply_bytes_expected", "",
+         static_cast<double>(total.reply_bytes_expected.load(std::memory_order_relaxed)));
+  metric(&out, "reply_bytes_buffered", "gauge",
+         "Reply bytes buffered for clients that have not read them yet (flow control).");
+  sample(&out, "reply_bytes_buffered", "",
+         static_cast<double>(total.reply_bytes_buffered.load(std::memory_order_relaxed)));
+  metric(&out, "flow_holds_total", "counter",
+         "Times a client's request or multi-get part waited for a flow-control budget.");
+  sample(&out, "flow_holds_total", "", static_cast<double>(total.flow_holds.get()));
+  metric(&out, "multiget_parts_total", "counter",
+         "Multi-get parts sent to Redis after a multi-get's first one.");
+  sample(&out, "multiget_parts_total", "", static_cast<double>(total.multiget_parts.get()));
   metric(&out, "redis_commands_total", "counter", "Commands written to Redis.");
   sample(&out, "redis_commands_total", "", static_cast<double>(t.redis.commands.get()));
   metric(&out, "redis_errors_total", "counter", "Redis error replies and failed commands.");

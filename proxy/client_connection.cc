@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <ctime>
 
 #include "backend/exptime.h"
@@ -22,7 +23,6 @@ constexpr size_t kReadChunk = 16 * 1024;
 // Backpressure: a client that pipelines without reading its replies stops being read once this
 // much is queued, and is read again once the queue drains.
 constexpr size_t kMaxQueuedReplies = 1024;
-constexpr size_t kMaxPendingOutput = 4 * 1024 * 1024;
 // Reply buffers larger than this are freed after use instead of kept for the next request.
 constexpr size_t kKeepBufferBytes = 64 * 1024;
 // Values at least this large go from Redis's reply to the socket without being copied into the
@@ -34,6 +34,20 @@ constexpr size_t kDirectWriteMin = 64 * 1024;
 // are copied.
 constexpr size_t kDirectWriteMinLast = 4 * 1024;
 
+bool isRetrieval(Command c) {
+  return c == Command::kGet || c == Command::kGets || c == Command::kGat || c == Command::kGats;
+}
+
+// What a retrieval reply brought, as the client will receive it (values and VALUE lines).
+uint64_t retrievalBytes(const redisReply* r) {
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < r->elements; ++i) {
+    const redisReply* e = r->element[i];
+    bytes += e->type == REDIS_REPLY_STRING ? e->len + 48 : 16;
+  }
+  return bytes;
+}
+
 }  // namespace
 
 void ReplySlot::onRedisReply(const redisReply* reply) { conn->onRedisReply(this, reply); }
@@ -41,7 +55,8 @@ void ReplySlot::onRedisFailure(backend::RedisFailure failure) {
   conn->onRedisFailure(this, failure);
 }
 
-ClientConnection::ClientConnection(Worker* worker, uint64_t id) : worker_(worker), id_(id) {
+ClientConnection::ClientConnection(Worker* worker, uint64_t id)
+    : worker_(worker), id_(id), estimate_(worker->flow().initialBytesPerKey()) {
   handle_.tcp.data = this;
   write_req_.data = this;
 }
@@ -104,7 +119,10 @@ void ClientConnection::process() {
     updateReading();
     return;
   }
-  while (!draining_ && !closing_) {
+  // Draining (EOF, shutdown) stops reading, not the requests already read: those held back by
+  // flow control are still answered. quit and unparsable input stop them too.
+  input_blocked_ = false;
+  while (!stop_parsing_ && !closing_) {
     if (swallow_ > 0) {
       size_t n = in_.size() < swallow_ ? in_.size() : static_cast<size_t>(swallow_);
       in_.consume(n);
@@ -112,13 +130,23 @@ void ClientConnection::process() {
       if (swallow_ > 0) break;
       // The value of a too-large item is gone: now the request may be answered (memcached
       // replies only after the whole data block has arrived). An ms error was answered already.
-      if (dispatch_after_swallow_) dispatch(pending_too_large_);
+      if (dispatch_after_swallow_) dispatch(pending_too_large_, UINT32_MAX);
       continue;
     }
-    if (queue_.size() >= kMaxQueuedReplies || out_.size() >= kMaxPendingOutput) break;
     const std::string_view data = in_.data();
     if (data.empty() || data.size() < needed_) break;
+    if (queue_.size() >= kMaxQueuedReplies || partial_ != nullptr ||
+        footprint() >= worker_->flow().options().client_budget) {
+      input_blocked_ = true;
+      break;
+    }
     const protocol::ParseResult r = parser.parse(data, &req);
+    uint32_t part_keys = UINT32_MAX;
+    // Held back by flow control: parsed again (nothing consumed) once there is room.
+    if (r.status == protocol::ParseStatus::kOk && !req.too_large && !admit(req, &part_keys)) {
+      input_blocked_ = true;
+      break;
+    }
     switch (r.status) {
       case protocol::ParseStatus::kNeedMore:
         needed_ = r.needed;
@@ -137,7 +165,7 @@ void ClientConnection::process() {
           in_.consume(r.consumed);
           continue;
         }
-        dispatch(req);
+        dispatch(req, part_keys);
         in_.consume(r.consumed);
         break;
       case protocol::ParseStatus::kError:
@@ -152,6 +180,7 @@ void ClientConnection::process() {
       case protocol::ParseStatus::kClose:
         // memcached closes without a reply (line too long, HTTP request); earlier replies still go.
         SPDLOG_DEBUG("client {}: closing on unparsable input", id_);
+        stop_parsing_ = true;
         drain();
         return;
     }
@@ -161,8 +190,11 @@ void ClientConnection::process() {
 
 bool ClientConnection::processAsciiAuth() {
   AuthStore& auth = worker_->server()->auth();
-  while (!authenticated_ && !draining_ && !closing_) {
-    if (queue_.size() >= kMaxQueuedReplies || out_.size() >= kMaxPendingOutput) return false;
+  while (!authenticated_ && !stop_parsing_ && !closing_) {
+    if (queue_.size() >= kMaxQueuedReplies ||
+        footprint() >= worker_->flow().options().client_budget) {
+      return false;
+    }
     const std::string_view data = in_.data();
     if (data.empty() || data.size() < needed_) return false;
     const protocol::AsciiAuthResult r =
@@ -215,6 +247,8 @@ ReplySlot* ClientConnection::newSlot() {
 }
 
 void ClientConnection::releaseSlot(ReplySlot* s) {
+  held_ -= s->held;
+  s->held = 0;
   s->out.clear();
   if (s->out.capacity() > kKeepBufferBytes) std::string().swap(s->out);
   if (s->op.keys.capacity() > kKeepBufferBytes) std::string().swap(s->op.keys);
@@ -233,7 +267,7 @@ void ClientConnection::localReply(std::string_view bytes) {
   queue_.push_back(s);
 }
 
-void ClientConnection::dispatch(const protocol::Request& req) {
+void ClientConnection::dispatch(const protocol::Request& req, uint32_t part_keys) {
   worker_->counters().requests[static_cast<size_t>(req.command)].add();
   switch (req.command) {
     case Command::kVersion:
@@ -254,8 +288,21 @@ void ClientConnection::dispatch(const protocol::Request& req) {
   }
   ReplySlot* s = newSlot();
   queue_.push_back(s);
-  if (worker_->translator().start(req, ::time(nullptr), &s->op, worker_, s, &s->out)) {
+  const bool retrieval = isRetrieval(req.command);
+  const uint64_t expected =
+      retrieval ? backend::FlowControl::expectedBytes(
+                      std::min<uint32_t>(part_keys, static_cast<uint32_t>(req.key_count)),
+                      bytesPerKey())
+                : 0;
+  backend::CommandSink* sink = backend::FlowControl::bulk(expected) ? worker_->bulkSink() : worker_;
+  if (worker_->translator().start(req, ::time(nullptr), &s->op, sink, s, &s->out, part_keys)) {
     ++in_flight_;
+    if (retrieval) {
+      commandSent(s, s->op.part_keys, expected);
+      if (s->op.keys_left > 0) partial_ = s;
+    } else {
+      commandSent(s, 0, 0);
+    }
   } else {
     s->ready = true;
     if (s == queue_.front()) markDirty();
@@ -273,6 +320,7 @@ void ClientConnection::handleLocal(const protocol::Request& req, ReplySlot* s) {
       if (!req.noreply) s->out.append(reply::kOk);
       break;
     case Command::kQuit:
+      stop_parsing_ = true;
       draining_ = true;
       break;
     case Command::kShutdown:
@@ -305,7 +353,9 @@ void ClientConnection::handleLocal(const protocol::Request& req, ReplySlot* s) {
       s->op.command = Command::kFlushAll;
       s->op.noreply = req.noreply;
       s->op.keys.clear();
+      s->op.keys_left = 0;
       ++in_flight_;
+      commandSent(s, 0, 0);
       worker_->startFlush(s);
       return;
     }
@@ -320,6 +370,7 @@ void ClientConnection::handleLocal(const protocol::Request& req, ReplySlot* s) {
 bool ClientConnection::absorbAbandoned(ReplySlot* slot) {
   if (!slot->abandoned) return false;
   --in_flight_;
+  commandDone(slot, nullptr);
   slot->completed = true;
   if (slot->popped) releaseSlot(slot);
   if (closing_) maybeDelete();
@@ -330,10 +381,16 @@ void ClientConnection::onRedisReply(ReplySlot* slot, const redisReply* r) {
   if (absorbAbandoned(slot)) return;
   if (!closing_ && worker_->translator().retryIfNoScript(&slot->op, r, worker_, slot)) return;
   --in_flight_;
+  commandDone(slot, r);
   if (closing_) {
     maybeDelete();
     return;
   }
+  if (slot->op.keys_left > 0 && r->type != REDIS_REPLY_ARRAY) {
+    slot->op.keys_left = 0;  // a part failed: no more parts (the rest reads as misses)
+    if (partial_ == slot) partial_ = nullptr;
+  }
+  const bool last = slot->op.keys_left == 0;
   // Replies already complete ahead of this one (local ones: version, stats, errors) go to the
   // output first, so that this one can go there directly too.
   moveReadyToOutput();
@@ -343,25 +400,39 @@ void ClientConnection::onRedisReply(ReplySlot* slot, const redisReply* r) {
     direct.min_size = queue_.size() == 1 ? kDirectWriteMinLast : kDirectWriteMin;
     const bool can_direct = out_.empty() && !writing_;
     worker_->translator().finish(slot->op, r, &out_, can_direct ? &direct : nullptr);
-    queue_.pop_front();
-    releaseSlot(slot);
+    if (last) {
+      queue_.pop_front();
+      releaseSlot(slot);
+    }
     if (!direct.data.empty() && !writeDirect(direct)) return;
   } else {
+    const size_t before = slot->out.size();
     worker_->translator().finish(slot->op, r, &slot->out);
-    slot->ready = true;
+    slot->held += slot->out.size() - before;
+    held_ += slot->out.size() - before;
+    slot->ready = last;
   }
+  if (!last) continueParts();
+  syncBuffered();
   markDirty();
 }
 
 void ClientConnection::onRedisFailure(ReplySlot* slot, backend::RedisFailure failure) {
   if (absorbAbandoned(slot)) return;
   --in_flight_;
+  commandDone(slot, nullptr);
   if (closing_) {
     maybeDelete();
     return;
   }
+  slot->op.keys_left = 0;
+  if (partial_ == slot) partial_ = nullptr;
+  const size_t before = slot->out.size();
   worker_->translator().fail(slot->op, failure, &slot->out);
+  slot->held += slot->out.size() - before;
+  held_ += slot->out.size() - before;
   slot->ready = true;
+  syncBuffered();
   markDirty();
 }
 
@@ -398,11 +469,22 @@ void ClientConnection::moveReadyToOutput() {
     ReplySlot* s = queue_.front();
     queue_.pop_front();
     out_.append(s->out);
+    held_ -= s->held;
+    s->held = 0;
     if (s->abandoned && !s->completed) {
       s->popped = true;  // its completion releases it
     } else {
       releaseSlot(s);
     }
+  }
+  // A multi-get answered in parts streams: what its first parts brought while it waited for
+  // its turn goes out now.
+  if (!queue_.empty() && !queue_.front()->out.empty()) {
+    ReplySlot* s = queue_.front();
+    out_.append(s->out);
+    s->out.clear();
+    held_ -= s->held;
+    s->held = 0;
   }
 }
 
@@ -445,15 +527,19 @@ void ClientConnection::flush() {
       writing_ = true;
     }
   }
-  if (draining_ && queue_.empty() && !writing_ && out_.empty()) {
-    close();
-    return;
-  }
+  continueParts();
   if (!reading_ && in_.size() > 0 && queue_.size() < kMaxQueuedReplies && swallow_ == 0) {
     process();  // requests held back by backpressure
   } else {
     updateReading();
   }
+  if (closing_) return;
+  if (draining_ && queue_.empty() && !writing_ && out_.empty() &&
+      (stop_parsing_ || !input_blocked_)) {
+    close();
+    return;
+  }
+  syncBuffered();
 }
 
 void ClientConnection::onWrite(uv_write_t* req, int status) {
@@ -466,17 +552,19 @@ void ClientConnection::onWrite(uv_write_t* req, int status) {
     self->maybeDelete();
     return;
   }
-  if (!self->out_.empty() || self->draining_ ||
-      (!self->queue_.empty() && self->queue_.front()->ready)) {
+  if (!self->out_.empty() || self->draining_ || self->held_back_ || self->partial_ != nullptr ||
+      self->in_.size() > 0 || (!self->queue_.empty() && self->queue_.front()->ready)) {
     self->markDirty();
   } else {
     self->updateReading();
+    self->syncBuffered();
   }
 }
 
 void ClientConnection::updateReading() {
   const bool want = !draining_ && !closing_ && queue_.size() < kMaxQueuedReplies &&
-                    out_.size() + writing_buf_.size() < kMaxPendingOutput;
+                    partial_ == nullptr && !held_back_ &&
+                    footprint() < worker_->flow().options().client_budget;
   if (want == reading_) return;
   if (want) {
     if (uv_read_start(stream(), onAlloc, onRead) == 0) reading_ = true;
@@ -487,9 +575,13 @@ void ClientConnection::updateReading() {
 }
 
 void ClientConnection::abandonPending(std::string_view reply) {
+  partial_ = nullptr;
   for (ReplySlot* s : queue_) {
     if (s->ready) continue;
-    s->abandoned = true;
+    // A multi-get between two parts has no completion due: nothing will absorb it.
+    s->abandoned = s->sent;
+    held_ -= s->held;
+    s->held = 0;
     s->out.clear();
     if (s->op.binary) {
       // Errors are sent even for quiet commands; the reason without SERVER_ERROR and CRLF.
@@ -504,6 +596,18 @@ void ClientConnection::abandonPending(std::string_view reply) {
     }
     s->ready = true;
   }
+  // Requests read but held back by flow control were never sent: they get the same answer, so
+  // that no request the client sent is left unanswered.
+  const protocol::Parser& parser = worker_->parser();
+  protocol::Request req;
+  while (input_blocked_ && swallow_ == 0 && !stop_parsing_ && in_.size() > 0) {
+    const protocol::ParseResult r = parser.parse(in_.data(), &req);
+    if (r.status != protocol::ParseStatus::kOk || req.too_large) break;
+    if (req.command == Command::kQuit) break;
+    if (!req.noreply) localReply(reply);
+    in_.consume(r.consumed);
+  }
+  stop_parsing_ = true;
   drain();
 }
 
@@ -524,8 +628,91 @@ void ClientConnection::close() {
 void ClientConnection::onClose(uv_handle_t* h) {
   auto* self = static_cast<ClientConnection*>(h->data);
   self->closed_ = true;
+  // Whatever was buffered for this client is dropped now; completions still due release
+  // their expected bytes as they come.
+  self->partial_ = nullptr;
+  self->worker_->flow().addBuffered(-static_cast<int64_t>(self->reported_buffered_));
+  self->reported_buffered_ = 0;
+  std::string().swap(self->out_);
+  std::string().swap(self->writing_buf_);
   self->worker_->clientClosed(self);
   self->maybeDelete();
+}
+
+// ---- flow control ----
+
+uint64_t ClientConnection::bytesPerKey() const { return estimate_.bytesPerKey(); }
+
+bool ClientConnection::admit(const protocol::Request& req, uint32_t* part_keys) {
+  if (!isRetrieval(req.command) || req.key_count == 0) return true;
+  const uint64_t per_key = bytesPerKey();
+  *part_keys = worker_->flow().partKeys(static_cast<uint32_t>(req.key_count), per_key);
+  return admitted(backend::FlowControl::expectedBytes(*part_keys, per_key));
+}
+
+bool ClientConnection::admitted(uint64_t expected) {
+  using Verdict = backend::FlowControl::Verdict;
+  const Verdict v = worker_->flow().admit(footprint(), expected);
+  if (v == Verdict::kGo) {
+    held_back_ = false;
+    return true;
+  }
+  if (v == Verdict::kHoldWorker && !flow_waiting_) {
+    flow_waiting_ = true;
+    worker_->waitForFlow(this);
+  }
+  if (!held_back_) {
+    held_back_ = true;
+    worker_->counters().flow_holds.add();
+  }
+  return false;
+}
+
+void ClientConnection::commandSent(ReplySlot* slot, uint32_t keys, uint64_t expected) {
+  slot->sent = true;
+  slot->keys = keys;
+  slot->expected = expected;
+  slot->bulk = backend::FlowControl::bulk(expected);
+  expected_ += expected;
+  worker_->flow().addOutstanding(static_cast<int64_t>(expected), slot->bulk);
+}
+
+void ClientConnection::commandDone(ReplySlot* slot, const redisReply* reply) {
+  if (!slot->sent) return;
+  slot->sent = false;
+  expected_ -= slot->expected;
+  worker_->flow().addOutstanding(-static_cast<int64_t>(slot->expected), slot->bulk);
+  slot->expected = 0;
+  if (reply != nullptr && slot->keys > 0 && reply->type == REDIS_REPLY_ARRAY) {
+    estimate_.observe(slot->keys, retrievalBytes(reply));
+  }
+}
+
+void ClientConnection::continueParts() {
+  ReplySlot* s = partial_;
+  if (s == nullptr || s->sent || closing_ || s->op.keys_left == 0) return;
+  const uint64_t per_key = bytesPerKey();
+  const uint32_t n = worker_->flow().partKeys(s->op.keys_left, per_key);
+  const uint64_t expected = backend::FlowControl::expectedBytes(n, per_key);
+  if (!admitted(expected)) return;
+  worker_->translator().sendNextPart(
+      &s->op, n, backend::FlowControl::bulk(expected) ? worker_->bulkSink() : worker_, s);
+  ++in_flight_;
+  commandSent(s, n, expected);
+  worker_->counters().multiget_parts.add();
+  if (s->op.keys_left == 0) partial_ = nullptr;
+}
+
+void ClientConnection::flowWake() {
+  flow_waiting_ = false;
+  markDirty();
+}
+
+void ClientConnection::syncBuffered() {
+  if (closing_) return;
+  const uint64_t now = out_.size() + writing_buf_.size() + held_;
+  worker_->flow().addBuffered(static_cast<int64_t>(now) - static_cast<int64_t>(reported_buffered_));
+  reported_buffered_ = now;
 }
 
 void ClientConnection::maybeDelete() {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/flow_control.h"
 #include "backend/redis_connection.h"
 #include "backend/translator.h"
 #include "protocol/binary.h"
@@ -32,6 +33,12 @@ struct ReplySlot final : backend::RedisCompletion {
   backend::PendingOp op;
   std::string out;
   bool ready = false;
+  // A Redis command of this slot is at Redis (its completion is due).
+  bool sent = false;
+  bool bulk = false;       // that command is expected to bring a large reply (Redis budget)
+  uint32_t keys = 0;       // keys it asks for (retrievals), for the size estimate
+  uint64_t expected = 0;   // reply bytes expected from it (flow control)
+  uint64_t held = 0;       // bytes of `out` counted in the connection's held_
   // Answered without waiting for Redis (shutdown deadline): its completion is still to come
   // and owns the slot from then on; `popped`/`completed` say which of the two happened first.
   bool abandoned = false;
@@ -61,6 +68,8 @@ class ClientConnection {
   // now (their late completions are absorbed), then the connection closes.
   void abandonPending(std::string_view reply);
   bool idle() const { return queue_.empty() && !writing_; }
+  // Flow control: the worker's budgets have room again (this client was held by them).
+  void flowWake();
 
   uint64_t id() const { return id_; }
   // Loop time (ms) of the last read; a connection with nothing pending older than the idle
@@ -81,7 +90,7 @@ class ClientConnection {
   static void onClose(uv_handle_t* h);
 
   void process();
-  void dispatch(const protocol::Request& req);
+  void dispatch(const protocol::Request& req, uint32_t part_keys);
   ReplySlot* newSlot();
   void releaseSlot(ReplySlot* slot);
   void localReply(std::string_view bytes);
@@ -104,6 +113,25 @@ class ClientConnection {
   void binaryStats(const protocol::binary::Packet& p, std::string* out);
   void binarySasl(const protocol::binary::Packet& p, std::string* out);
   void binaryFlush(const protocol::binary::Packet& p);
+
+  // ---- flow control (backend/flow_control.h) ----
+  // Reply bytes buffered here (output not yet written, replies waiting for their turn) plus
+  // those expected from this client's commands at Redis.
+  uint64_t footprint() const {
+    return out_.size() + writing_buf_.size() + held_ + expected_;
+  }
+  uint64_t bytesPerKey() const;
+  // Whether `req` may start now; for a retrieval, *part_keys is its first part's size.
+  bool admit(const protocol::Request& req, uint32_t* part_keys);
+  bool admitted(uint64_t expected);
+  void commandSent(ReplySlot* slot, uint32_t keys, uint64_t expected);
+  // The slot's command was answered (or failed): its expected bytes are released; a retrieval
+  // reply teaches the size estimates.
+  void commandDone(ReplySlot* slot, const redisReply* reply);
+  // Sends the next part of partial_ if the budgets allow.
+  void continueParts();
+  // Tells the worker how many bytes this connection buffers now.
+  void syncBuffered();
 
   Worker* worker_;
   uint64_t id_;
@@ -129,13 +157,22 @@ class ClientConnection {
   bool dirty_ = false;
   bool closing_ = false;   // handle close requested
   bool closed_ = false;    // handle closed
-  bool draining_ = false;
+  bool draining_ = false;      // no more reading: close once everything read is answered
+  bool stop_parsing_ = false;  // quit, unparsable input, drain deadline: no more requests
+  bool input_blocked_ = false; // requests read but held back (flow control, queue cap)
   bool protocol_checked_ = false;  // the first byte was looked at (0x80 = binary protocol)
   bool authenticated_ = true;      // false until the client authenticates (--auth-file)
   bool binary_ = false;            // the first byte was 0x80: binary protocol
   bool sasl_started_ = false;      // binary: SASL_AUTH answered auth-continue
   std::string binary_scratch_;     // binary: a local reply being composed
   uint32_t in_flight_ = 0; // slots waiting for Redis
+  uint64_t held_ = 0;      // reply bytes in slots behind the head
+  uint64_t expected_ = 0;  // reply bytes expected from this client's commands at Redis
+  uint64_t reported_buffered_ = 0;
+  backend::SizeEstimate estimate_;  // bytes per key of this client's replies
+  ReplySlot* partial_ = nullptr;  // a multi-get with parts still to send: later requests wait
+  bool held_back_ = false;        // a hold was counted and not yet released
+  bool flow_waiting_ = false;     // in the worker's list of clients held by its budgets
   uint64_t last_active_ = 0;
 
   friend class Worker;

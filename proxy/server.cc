@@ -150,6 +150,7 @@ void Server::start() {
   const backend::RedisOptions redis = redisOptions(options_);
   unsigned threads = options_.threads;
   if (threads == 0) threads = availableCpus();
+  worker_count_ = threads;
   for (unsigned i = 0; i < threads; ++i) {
     workers_.push_back(std::make_unique<Worker>(this, i, redis));
   }

@@ -34,6 +34,8 @@ class Server {
 
   const config::Options& options() const { return options_; }
   const std::vector<std::unique_ptr<Worker>>& workers() const { return workers_; }
+  // Workers being started (known before they are built: they share the process budgets).
+  unsigned workerCount() const { return worker_count_; }
   backend::CasGenerator* casGenerator() { return &cas_; }
   int64_t startTime() const { return start_time_; }
   // The generation of the latest flush_all: a delayed flush fires only if still the latest.
@@ -50,6 +52,7 @@ class Server {
   std::unique_ptr<AdminServer> admin_;
   std::unique_ptr<AuthStore> auth_;
   int64_t start_time_ = 0;
+  unsigned worker_count_ = 0;
   std::atomic<uint64_t> flush_generation_{0};
   std::atomic<bool> stop_requested_{false};
   void* stop_async_ = nullptr;  // uv_async_t of the main loop, while run() runs

@@ -95,6 +95,13 @@ void appendGeneral(Server& server, std::string* out) {
   appendStat(out, "redis_reconnects", t.redis.reconnects.get());
   appendStat(out, "redis_latency_us",
              latency_count ? t.redis.latency_us_sum.get() / latency_count : 0);
+  // Flow control (backend/flow_control.h).
+  appendStat(out, "reply_bytes_expected",
+             static_cast<uint64_t>(total.reply_bytes_expected.load(std::memory_order_relaxed)));
+  appendStat(out, "reply_bytes_buffered",
+             static_cast<uint64_t>(total.reply_bytes_buffered.load(std::memory_order_relaxed)));
+  appendStat(out, "flow_holds", total.flow_holds.get());
+  appendStat(out, "multiget_parts", total.multiget_parts.get());
   out->append(protocol::reply::kEnd);
 }
 
@@ -116,6 +123,11 @@ void appendSettings(Server& server, std::string* out) {
   appendStat(out, "key_prefix", o.key_prefix.empty() ? std::string("NULL") : o.key_prefix);
   appendStat(out, "request_timeout_ms", o.request_timeout_ms);
   appendStat(out, "miss_on_error", o.miss_on_error ? "yes" : "no");
+  appendStat(out, "client_reply_budget", o.client_reply_budget);
+  appendStat(out, "reply_budget", o.reply_budget);
+  appendStat(out, "redis_reply_budget", o.redis_reply_budget);
+  appendStat(out, "multiget_part_keys", o.multiget_part_keys);
+  appendStat(out, "multiget_part_size", o.multiget_part_size);
   out->append(protocol::reply::kEnd);
 }
 
@@ -133,6 +145,12 @@ void collectTotals(Server& server, Totals* t) {
     }
     t->curr_connections += c.curr_connections.load(std::memory_order_relaxed);
     w->router().collectCounters(&t->redis);
+    t->counters.flow_holds.add(c.flow_holds.get());
+    t->counters.multiget_parts.add(c.multiget_parts.get());
+    t->counters.reply_bytes_expected.fetch_add(
+        c.reply_bytes_expected.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    t->counters.reply_bytes_buffered.fetch_add(
+        c.reply_bytes_buffered.load(std::memory_order_relaxed), std::memory_order_relaxed);
     if (w->ready()) ++t->ready_workers;
   }
   if (t->curr_connections < 0) t->curr_connections = 0;

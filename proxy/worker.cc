@@ -22,6 +22,17 @@ backend::TranslatorOptions translatorOptions(const config::Options& o) {
   return t;
 }
 
+backend::FlowOptions flowOptions(const config::Options& o, size_t workers) {
+  backend::FlowOptions f;
+  f.client_budget = o.client_reply_budget;
+  f.worker_budget = o.reply_budget / (workers > 0 ? workers : 1);
+  f.redis_budget = o.redis_reply_budget;
+  f.part_keys = o.multiget_part_keys;
+  f.part_bytes = o.multiget_part_size;
+  f.item_size_max = o.item_size_max;
+  return f;
+}
+
 protocol::ParserLimits parserLimits(const config::Options& o) {
   protocol::ParserLimits l;
   l.item_size_max = o.item_size_max;
@@ -227,6 +238,7 @@ Worker::Worker(Server* server, unsigned index, const backend::RedisOptions& redi
     : server_(server),
       index_(index),
       parser_(parserLimits(server->options())),
+      flow_(flowOptions(server->options(), server->workerCount()), &counters_),
       translator_(translatorOptions(server->options()), server->casGenerator(), &counters_) {
   uv_loop_init(&loop_);
   backend::RedisOptions ro = redis;
@@ -243,6 +255,7 @@ Worker::Worker(Server* server, unsigned index, const backend::RedisOptions& redi
   uv_timer_init(&loop_, &health_timer_);
   health_timer_.data = this;
   health_.worker = this;
+  bulk_sink_.worker = this;
 }
 
 Worker::~Worker() {
@@ -356,15 +369,26 @@ void Worker::onPrepare(uv_prepare_t* h) { static_cast<Worker*>(h->data)->flushDi
 
 void Worker::flushDirty() {
   // Flushing may mark connections dirty again (a drained backlog parsed anew): loop until quiet.
-  while (!dirty_.empty()) {
-    flushing_.swap(dirty_);  // both keep their capacity: no allocation per turn
-    for (ClientConnection* c : flushing_) c->flush();
-    flushing_.clear();
+  // Clients held by the worker's flow-control budgets retry, in the order they were held, once
+  // a reply or a write has freed room (a bounded number of rounds per turn).
+  for (int round = 0; round < 8; ++round) {
+    if (!flow_waiters_.empty() && flow_.takeFreed()) {
+      waking_.swap(flow_waiters_);
+      for (ClientConnection* c : waking_) c->flowWake();
+      waking_.clear();
+    }
+    if (dirty_.empty()) break;
+    while (!dirty_.empty()) {
+      flushing_.swap(dirty_);  // both keep their capacity: no allocation per turn
+      for (ClientConnection* c : flushing_) c->flush();
+      flushing_.clear();
+    }
   }
 }
 
 void Worker::clientClosed(ClientConnection* conn) {
   clients_.erase(conn);
+  std::erase(flow_waiters_, conn);
   counters_.curr_connections.fetch_sub(1, std::memory_order_relaxed);
   if (stopping_ && clients_.empty()) finishStop();
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backend/counters.h"
+#include "backend/flow_control.h"
 #include "backend/redis_connection.h"
 #include "backend/router.h"
 #include "backend/translator.h"
@@ -54,6 +55,9 @@ class Worker final : public backend::CommandSink {
   const protocol::Parser& parser() const { return parser_; }
   backend::Translator& translator() { return translator_; }
   backend::Counters& counters() { return counters_; }
+  backend::FlowControl& flow() { return flow_; }
+  // `conn` is held by the worker's flow-control budgets: flowWake() it when room is freed.
+  void waitForFlow(ClientConnection* conn) { flow_waiters_.push_back(conn); }
   const backend::Counters& counters() const { return counters_; }
   backend::Router& router() { return *router_; }
   const backend::Router& router() const { return *router_; }
@@ -62,6 +66,8 @@ class Worker final : public backend::CommandSink {
   // Tests: send Redis commands to `sink` instead of the router, and serve a client
   // on an already connected socket `fd` with the loop run by the caller (no thread).
   void setSinkForTesting(backend::CommandSink* sink) { test_sink_ = sink; }
+  // This sink with every command marked bulk (Route::bulk: a large reply is expected).
+  backend::CommandSink* bulkSink() { return &bulk_sink_; }
   void adoptClientForTesting(int fd);
 
   // Thread-safe: Redis is connected and answered the latest health PING (for /readyz).
@@ -111,6 +117,9 @@ class Worker final : public backend::CommandSink {
   std::thread thread_;
   protocol::Parser parser_;
   backend::Counters counters_;
+  backend::FlowControl flow_;
+  std::vector<ClientConnection*> flow_waiters_;
+  std::vector<ClientConnection*> waking_;
   std::unique_ptr<backend::Router> router_;
   backend::Translator translator_;
   std::vector<ListenSocket> sockets_;
@@ -133,6 +142,16 @@ class Worker final : public backend::CommandSink {
   bool stopped_ = false;
   bool drain_expired_ = false;
   backend::CommandSink* test_sink_ = nullptr;
+  struct BulkSink final : backend::CommandSink {
+    Worker* worker = nullptr;
+    void send(const backend::Route& route, std::span<const backend::RedisArg> args,
+              backend::RedisCompletion* completion) override {
+      backend::Route bulk = route;
+      bulk.bulk = true;
+      worker->send(bulk, args, completion);
+    }
+  };
+  BulkSink bulk_sink_;
 };
 
 }  // namespace mcbridge::proxy

@@ -57,6 +57,14 @@ struct Fixture {
     REQUIRE(r.status == protocol::ParseStatus::kOk);
     return translator.start(req, kNow, &op, &sink, &completion, &out);
   }
+  // The same, sending at most `max_keys` keys of a retrieval now.
+  bool startPart(std::string_view text, uint32_t max_keys) {
+    protocol::Parser parser;
+    protocol::Request req;
+    protocol::ParseResult r = parser.parse(text, &req);
+    REQUIRE(r.status == protocol::ParseStatus::kOk);
+    return translator.start(req, kNow, &op, &sink, &completion, &out, max_keys);
+  }
   const std::vector<std::string>& last() const { return sink.commands.back(); }
 };
 
@@ -260,6 +268,82 @@ TEST_CASE("gat/gats touch every key in one script call", "[translator]") {
   // `gat <exptime>` without keys: END, no Redis.
   CHECK_FALSE(f.start("gat 10\r\n"));
   CHECK(f.out == "END\r\n");
+}
+
+// An array reply of the given elements (valid as long as `elements` is).
+redisReply arrayOf(std::vector<redisReply*>& elements) {
+  redisReply a{};
+  a.type = REDIS_REPLY_ARRAY;
+  a.elements = elements.size();
+  a.element = elements.data();
+  return a;
+}
+
+TEST_CASE("a multi-get in parts: one MGET per part, END after the last", "[translator][flow]") {
+  Fixture f;
+  REQUIRE(f.startPart("get a bb ccc d e\r\n", 2));
+  CHECK(f.last() == std::vector<std::string>{"MGET", "a", "bb"});
+  CHECK(f.sink.routes.back().kind == backend::Route::Kind::kKeys);
+  CHECK(f.sink.routes.back().key_count == 2);
+  CHECK(f.op.keys_left == 3);
+  CHECK(f.counters.cmd_get.get() == 5);  // counted once, for the whole request
+  std::string va = item(1, 7, "A"), vc = item(3, 9, "CCC");
+  redisReply ra = stringReply(va), nil = nilReply(), rc = stringReply(vc);
+  std::vector<redisReply*> part1{&ra, &nil};
+  redisReply a1 = arrayOf(part1);
+  f.translator.finish(f.op, &a1, &f.out);
+  CHECK(f.out == "VALUE a 1 1\r\nA\r\n");  // no END yet
+  f.translator.sendNextPart(&f.op, 2, &f.sink, &f.completion);
+  CHECK(f.last() == std::vector<std::string>{"MGET", "ccc", "d"});
+  std::vector<redisReply*> part2{&rc, &nil};
+  redisReply a2 = arrayOf(part2);
+  f.translator.finish(f.op, &a2, &f.out);
+  f.translator.sendNextPart(&f.op, 2, &f.sink, &f.completion);
+  CHECK(f.last() == std::vector<std::string>{"MGET", "e"});
+  CHECK(f.op.keys_left == 0);
+  std::vector<redisReply*> part3{&nil};
+  redisReply a3 = arrayOf(part3);
+  f.translator.finish(f.op, &a3, &f.out);
+  CHECK(f.out == "VALUE a 1 1\r\nA\r\nVALUE ccc 3 3\r\nCCC\r\nEND\r\n");
+  CHECK(f.counters.get_hits.get() == 2);
+  CHECK(f.counters.get_misses.get() == 3);
+  CHECK(f.sink.commands.size() == 3);
+}
+
+TEST_CASE("gat in parts repeats its expiry; a failed later part ends as misses",
+          "[translator][flow]") {
+  Fixture f;
+  const std::string& sha = backend::script(backend::Script::kGetAndTouch).sha1;
+  REQUIRE(f.startPart("gat 100 k1 k2 k3\r\n", 2));
+  CHECK(f.last() == std::vector<std::string>{"EVALSHA", sha, "2", "k1", "k2", "EX", "100"});
+  std::string v1 = item(0, 5, "one");
+  redisReply r1 = stringReply(v1), nil = nilReply();
+  std::vector<redisReply*> part1{&r1, &nil};
+  redisReply a1 = arrayOf(part1);
+  f.translator.finish(f.op, &a1, &f.out);
+  f.translator.sendNextPart(&f.op, 2, &f.sink, &f.completion);
+  CHECK(f.last() == std::vector<std::string>{"EVALSHA", sha, "1", "k3", "EX", "100"});
+  // The second part times out: the first part's value is out already; the rest is a miss, not
+  // a SERVER_ERROR after values.
+  f.op.keys_left = 0;
+  f.translator.fail(f.op, backend::RedisFailure::kTimeout, &f.out);
+  CHECK(f.out == "VALUE k1 0 3\r\none\r\nEND\r\n");
+  // An error reply to a later part ends the same way.
+  f.out.clear();
+  REQUIRE(f.startPart("get x y\r\n", 1));
+  redisReply nil2 = nilReply();
+  f.translator.finish(f.op, &oneOf(&nil2), &f.out);
+  f.translator.sendNextPart(&f.op, 1, &f.sink, &f.completion);
+  f.op.keys_left = 0;
+  redisReply err = errorReply("ERR boom");
+  f.translator.finish(f.op, &err, &f.out);
+  CHECK(f.out == "END\r\n");
+  // The first part failing answers as before.
+  f.out.clear();
+  REQUIRE(f.startPart("get x y\r\n", 1));
+  f.op.keys_left = 0;
+  f.translator.fail(f.op, backend::RedisFailure::kTimeout, &f.out);
+  CHECK(f.out == "SERVER_ERROR backend timeout\r\n");
 }
 
 TEST_CASE("cas, incr, append and touch", "[translator]") {

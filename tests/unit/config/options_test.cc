@@ -460,6 +460,34 @@ TEST_CASE("--item-size-max takes memcached -I forms", "[config]") {
         "invalid MCBRIDGE_ITEM_SIZE_MAX '2mb': expected a size such as 1m, 512k or 1048576");
 }
 
+TEST_CASE("flow-control budgets take byte sizes", "[config][flow]") {
+  CleanEnv env;
+  const Options d = options({});
+  CHECK(d.client_reply_budget == 4u << 20);
+  CHECK(d.reply_budget == 256u << 20);
+  CHECK(d.redis_reply_budget == 8u << 20);
+  CHECK(d.multiget_part_keys == 100);
+  CHECK(d.multiget_part_size == 1u << 20);
+  const Options o = options({"--client-reply-budget", "512k", "--reply-budget", "2g",
+                             "--redis-reply-budget", "16M", "--multiget-part-keys", "32",
+                             "--multiget-part-size", "65536"});
+  CHECK(o.client_reply_budget == 512u << 10);
+  CHECK(o.reply_budget == uint64_t{2} << 30);
+  CHECK(o.redis_reply_budget == 16u << 20);
+  CHECK(o.multiget_part_keys == 32);
+  CHECK(o.multiget_part_size == 65536);
+  CHECK(errorOf({"--client-reply-budget", "1k"}) ==
+        "invalid --client-reply-budget '1k': must be between 65536 and 1073741824 bytes");
+  CHECK(errorOf({"--reply-budget", "99999999999g"}) ==
+        "invalid --reply-budget '99999999999g': must be between 1048576 and 68719476736 bytes");
+  CHECK(errorOf({"--multiget-part-size", "lots"}) ==
+        "invalid --multiget-part-size 'lots': expected a size such as 4m, 512k or 1048576");
+  CHECK(errorOf({"--multiget-part-keys", "0"}) ==
+        "invalid --multiget-part-keys '0': must be between 1 and 100000");
+  env.set("MCBRIDGE_REDIS_REPLY_BUDGET", "32m");
+  CHECK(options({}).redis_reply_budget == 32u << 20);
+}
+
 TEST_CASE("validation errors name the option and the value", "[config]") {
   CleanEnv env;
   struct Case {

@@ -75,7 +75,7 @@ struct Harness {
   FakeBackend backend;
   int peer = -1;
 
-  Harness() {
+  explicit Harness(config::Options o = {}) : options(std::move(o)) {
     std::signal(SIGPIPE, SIG_IGN);  // as mcbridge does: a vanished client is an error code
     int fds[2];
     REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
@@ -257,6 +257,13 @@ std::string binPacket(uint8_t opcode, std::string_view key, std::string_view ext
   return p + std::string(extras) + std::string(key) + std::string(value);
 }
 
+config::Options smallParts() {
+  config::Options o;
+  o.multiget_part_size = 4096;  // below the first estimate (256 KB a key): one key a part
+  o.client_reply_budget = 64 * 1024;
+  return o;
+}
+
 }  // namespace
 
 TEST_CASE("binary: quiet gets answered out of order still reply in order, NOOP last",
@@ -295,5 +302,78 @@ TEST_CASE("binary: a client closing with quiet requests in flight is freed safel
   calls[1].completion->onRedisFailure(backend::RedisFailure::kTimeout);
   h->spin(5);
   CHECK(h->worker.counters().curr_connections.load() == 0);
+  delete h;
+}
+
+TEST_CASE("a multi-get goes to Redis in parts, streams, and later requests wait", "[proxy][flow]") {
+  Harness h(smallParts());
+  h.write("get a b c\r\nversion\r\nget d\r\n");
+  REQUIRE(h.backend.calls.size() == 1);
+  CHECK(h.backend.calls[0].args == std::vector<std::string>{"MGET", "a"});
+  const std::string va = item(1, "A"), vc = item(3, "C"), vd = item(4, "D");
+  OneKeyReply ra(stringReply(va)), rb(nilReply()), rc(stringReply(vc)), rd(stringReply(vd));
+  h.backend.calls[0].completion->onRedisReply(ra.get());
+  h.spin();
+  // The first part's value leaves at once; the next part is sent; nothing after the get yet.
+  CHECK(h.read() == "VALUE a 1 1\r\nA\r\n");
+  REQUIRE(h.backend.calls.size() == 2);
+  CHECK(h.backend.calls[1].args == std::vector<std::string>{"MGET", "b"});
+  h.backend.calls[1].completion->onRedisReply(rb.get());
+  h.spin();
+  REQUIRE(h.backend.calls.size() == 3);
+  CHECK(h.backend.calls[2].args == std::vector<std::string>{"MGET", "c"});
+  // The last part is at Redis; the requests behind it wait while its expected bytes fill the
+  // client's budget, and go once it is answered.
+  h.spin();
+  CHECK(h.backend.calls.size() == 3);
+  h.backend.calls[2].completion->onRedisReply(rc.get());
+  h.spin();
+  REQUIRE(h.backend.calls.size() == 4);
+  CHECK(h.backend.calls[3].args == std::vector<std::string>{"MGET", "d"});
+  h.backend.calls[3].completion->onRedisReply(rd.get());
+  CHECK(h.read() == "VALUE c 3 1\r\nC\r\nEND\r\nVERSION 1.6.18\r\nVALUE d 4 1\r\nD\r\nEND\r\n");
+  CHECK(h.worker.counters().multiget_parts.get() == 2);
+  CHECK(h.worker.counters().reply_bytes_expected.load() == 0);
+  CHECK(h.worker.counters().reply_bytes_buffered.load() == 0);
+}
+
+TEST_CASE("a slow reader's next part waits; closing releases everything", "[proxy][flow]") {
+  auto* h = new Harness(smallParts());
+  std::string line = "get big";
+  for (int i = 0; i < 20; ++i) line += " x" + std::to_string(i);
+  h->write(line + "\r\n");
+  REQUIRE(h->backend.calls.size() == 1);
+  // 600 KB: more than the socketpair takes, and the peer does not read.
+  std::string big = item(7, std::string(600 * 1024, 'b'));
+  {
+    OneKeyReply rb(stringReply(big));
+    h->backend.calls[0].completion->onRedisReply(rb.get());
+  }
+  h->spin(10);
+  // Over its budget: the next part is not sent while the client has not read.
+  CHECK(h->backend.calls.size() == 1);
+  CHECK(h->worker.counters().flow_holds.get() >= 1);
+  CHECK(h->worker.counters().reply_bytes_buffered.load() > 0);
+  // Reading drains it: the next part leaves.
+  std::string got;
+  for (int i = 0; i < 200 && h->backend.calls.size() == 1; ++i) got += h->read();
+  REQUIRE(h->backend.calls.size() == 2);
+  CHECK(h->backend.calls[1].args == std::vector<std::string>{"MGET", "x0"});
+  // The client goes away with a part in flight: its late completion is absorbed, the failed
+  // write closes the connection, no further part is fetched, and the budgets are released.
+  ::close(h->peer);
+  h->peer = -1;
+  h->spin(20);
+  const std::string small = item(0, "v");
+  OneKeyReply value(stringReply(small));
+  size_t answered = 1;
+  for (int i = 0; i < 50 && answered < h->backend.calls.size(); ++i) {
+    h->backend.calls[answered++].completion->onRedisReply(value.get());
+    h->spin(5);
+  }
+  CHECK(h->backend.calls.size() <= 3);
+  CHECK(h->worker.counters().curr_connections.load() == 0);
+  CHECK(h->worker.counters().reply_bytes_expected.load() == 0);
+  CHECK(h->worker.counters().reply_bytes_buffered.load() == 0);
   delete h;
 }
