@@ -38,6 +38,13 @@ bool isRetrieval(Command c) {
   return c == Command::kGet || c == Command::kGets || c == Command::kGat || c == Command::kGats;
 }
 
+// Keys whose values a request may bring back (flow control); only classic retrievals of several
+// keys are sent in parts.
+uint32_t valueKeys(const protocol::Request& req) {
+  if (isRetrieval(req.command)) return static_cast<uint32_t>(req.key_count);
+  return req.command == Command::kMetaGet ? 1 : 0;
+}
+
 // What a retrieval reply brought, as the client will receive it (values and VALUE lines).
 uint64_t retrievalBytes(const redisReply* r) {
   uint64_t bytes = 0;
@@ -288,20 +295,16 @@ void ClientConnection::dispatch(const protocol::Request& req, uint32_t part_keys
   }
   ReplySlot* s = newSlot();
   queue_.push_back(s);
-  const bool retrieval = isRetrieval(req.command);
-  const uint64_t expected =
-      retrieval ? backend::FlowControl::expectedBytes(
-                      std::min<uint32_t>(part_keys, static_cast<uint32_t>(req.key_count)),
-                      bytesPerKey())
-                : 0;
+  const uint32_t value_keys = std::min(part_keys, valueKeys(req));
+  const uint64_t expected = backend::FlowControl::expectedBytes(value_keys, bytesPerKey());
   backend::CommandSink* sink = backend::FlowControl::bulk(expected) ? worker_->bulkSink() : worker_;
   if (worker_->translator().start(req, ::time(nullptr), &s->op, sink, s, &s->out, part_keys)) {
     ++in_flight_;
-    if (retrieval) {
+    if (isRetrieval(req.command)) {
       commandSent(s, s->op.part_keys, expected);
       if (s->op.keys_left > 0) partial_ = s;
     } else {
-      commandSent(s, 0, 0);
+      commandSent(s, value_keys, expected);
     }
   } else {
     s->ready = true;
@@ -644,9 +647,10 @@ void ClientConnection::onClose(uv_handle_t* h) {
 uint64_t ClientConnection::bytesPerKey() const { return estimate_.bytesPerKey(); }
 
 bool ClientConnection::admit(const protocol::Request& req, uint32_t* part_keys) {
-  if (!isRetrieval(req.command) || req.key_count == 0) return true;
+  const uint32_t keys = valueKeys(req);
+  if (keys == 0) return true;
   const uint64_t per_key = bytesPerKey();
-  *part_keys = worker_->flow().partKeys(static_cast<uint32_t>(req.key_count), per_key);
+  *part_keys = worker_->flow().partKeys(keys, per_key);
   return admitted(backend::FlowControl::expectedBytes(*part_keys, per_key));
 }
 
