@@ -20,7 +20,6 @@ namespace {
 namespace bin = protocol::binary;
 
 constexpr size_t kMaxQueuedReplies = 1024;
-constexpr size_t kMaxPendingOutput = 4 * 1024 * 1024;
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -36,7 +35,8 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
 void ClientConnection::processBinary() {
   const bin::Parser parser(worker_->parser().limits());
   const bool sasl = worker_->server()->auth().enabled();
-  while (!draining_ && !closing_) {
+  input_blocked_ = false;
+  while (!stop_parsing_ && !closing_) {
     if (swallow_ > 0) {
       const size_t n = in_.size() < swallow_ ? in_.size() : static_cast<size_t>(swallow_);
       in_.consume(n);
@@ -44,9 +44,13 @@ void ClientConnection::processBinary() {
       if (swallow_ > 0) break;
       continue;
     }
-    if (queue_.size() >= kMaxQueuedReplies || out_.size() >= kMaxPendingOutput) break;
     const std::string_view data = in_.data();
     if (data.empty() || data.size() < needed_) break;
+    if (queue_.size() >= kMaxQueuedReplies ||
+        footprint() >= worker_->flow().options().client_budget) {
+      input_blocked_ = true;  // flow control: parsed again once the client has read
+      break;
+    }
     bin::Packet packet;
     const protocol::ParseResult r = parser.parse(data, sasl, authenticated_, &packet);
     if (r.status == protocol::ParseStatus::kNeedMore) {
@@ -62,6 +66,11 @@ void ClientConnection::processBinary() {
       return;
     }
     needed_ = 0;
+    uint32_t part_keys = UINT32_MAX;
+    if (packet.action == bin::Action::kCommand && !admit(packet.req, &part_keys)) {
+      input_blocked_ = true;
+      break;
+    }
     dispatchBinary(packet);  // views into in_ are valid until the consume below
     in_.consume(r.consumed);
     swallow_ = r.swallow;
@@ -74,7 +83,7 @@ void ClientConnection::dispatchBinary(const protocol::binary::Packet& p) {
   b.clear();
   switch (p.action) {
     case bin::Action::kCommand:
-      dispatch(p.req);
+      dispatch(p.req, UINT32_MAX);
       return;
     case bin::Action::kFlush:
       binaryFlush(p);

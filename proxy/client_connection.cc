@@ -41,7 +41,7 @@ bool isRetrieval(Command c) {
 // Keys whose values a request may bring back (flow control); only classic retrievals of several
 // keys are sent in parts.
 uint32_t valueKeys(const protocol::Request& req) {
-  if (isRetrieval(req.command)) return static_cast<uint32_t>(req.key_count);
+  if (isRetrieval(req.command)) return req.binary ? 1 : static_cast<uint32_t>(req.key_count);
   return req.command == Command::kMetaGet ? 1 : 0;
 }
 
@@ -104,7 +104,7 @@ void ClientConnection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* /*b
     // EOF: the client may have half-closed after its last request (printf | nc): answer what it
     // sent, then close. A read error: close at once.
     if (nread == UV_EOF) {
-      self->drain();
+      self->stopReading();
     } else {
       self->close();
     }
@@ -603,7 +603,7 @@ void ClientConnection::abandonPending(std::string_view reply) {
   // that no request the client sent is left unanswered.
   const protocol::Parser& parser = worker_->parser();
   protocol::Request req;
-  while (input_blocked_ && swallow_ == 0 && !stop_parsing_ && in_.size() > 0) {
+  while (!binary_ && input_blocked_ && swallow_ == 0 && !stop_parsing_ && in_.size() > 0) {
     const protocol::ParseResult r = parser.parse(in_.data(), &req);
     if (r.status != protocol::ParseStatus::kOk || req.too_large) break;
     if (req.command == Command::kQuit) break;
@@ -615,6 +615,11 @@ void ClientConnection::abandonPending(std::string_view reply) {
 }
 
 void ClientConnection::drain() {
+  stop_parsing_ = true;
+  stopReading();
+}
+
+void ClientConnection::stopReading() {
   draining_ = true;
   updateReading();
   markDirty();

@@ -62,8 +62,11 @@ class ClientConnection {
   // Closes the socket now (pending replies are dropped); completions still in flight are
   // absorbed and the object deletes itself when the last one has run.
   void close();
-  // Stops reading new requests; closes once every queued reply is written (graceful drain).
+  // Stops reading and parsing new requests; closes once every queued reply is written (quit).
   void drain();
+  // Stops reading; requests already read (held back by flow control) are still answered, then
+  // the connection closes (EOF from the client, graceful shutdown).
+  void stopReading();
   // The drain deadline passed: requests still waiting for Redis are answered with `reply`
   // now (their late completions are absorbed), then the connection closes.
   void abandonPending(std::string_view reply);

@@ -469,7 +469,7 @@ void Worker::beginStop() {
   }
   // Let in-flight requests finish; whatever is still open at the deadline is closed.
   std::vector<ClientConnection*> clients(clients_.begin(), clients_.end());
-  for (ClientConnection* c : clients) c->drain();
+  for (ClientConnection* c : clients) c->stopReading();
   uv_timer_start(&drain_timer_, onDrainTimer, server_->options().drain_timeout_ms, 0);
 }
 
