@@ -18,7 +18,8 @@ void SizeEstimate::observe(uint32_t keys, uint64_t bytes) {
 FlowControl::FlowControl(const FlowOptions& options, Counters* counters)
     : options_(options),
       counters_(counters),
-      initial_bytes_per_key_(std::max<uint64_t>(options.item_size_max / 4, 1024)) {}
+      initial_bytes_per_key_(std::max<uint64_t>(options.item_size_max / 4, 1024)),
+      initial_single_bytes_(std::max<uint64_t>(options.client_budget / 32, 1024)) {}
 
 uint32_t FlowControl::partKeys(uint32_t keys_left, uint64_t bytes_per_key) const {
   const uint64_t by_bytes = options_.part_bytes / std::max<uint64_t>(bytes_per_key, 1);
@@ -26,8 +27,9 @@ uint32_t FlowControl::partKeys(uint32_t keys_left, uint64_t bytes_per_key) const
   return static_cast<uint32_t>(std::max<uint64_t>(n, 1));
 }
 
-FlowControl::Verdict FlowControl::admit(uint64_t client_footprint, uint64_t expected) const {
-  if (bulk(expected) && bulk_outstanding_ > 0 &&
+FlowControl::Verdict FlowControl::admit(uint64_t client_footprint, uint64_t expected,
+                                        bool is_bulk) const {
+  if (is_bulk && bulk_outstanding_ > 0 &&
       bulk_outstanding_ + expected > options_.redis_budget) {
     return Verdict::kHoldWorker;
   }
@@ -53,8 +55,7 @@ void FlowControl::addBuffered(int64_t delta) {
 void FlowControl::publish() {
   counters_->reply_bytes_expected.store(static_cast<int64_t>(outstanding_),
                                         std::memory_order_relaxed);
-  counters_->reply_bytes_buffered.store(static_cast<int64_t>(buffered_),
-                                        std::memory_order_relaxed);
+  counters_->reply_bytes_buffered.store(static_cast<int64_t>(buffered_), std::memory_order_relaxed);
 }
 
 }  // namespace mcbridge::backend

@@ -17,8 +17,8 @@
 // the bytes per key, learned from each client's own replies (its values predict its next ones
 // better than the mix of every client): it follows an increase at once (the next part is sized
 // by what the last reply brought) and a decrease as fast as the evidence allows (a part of 8
-// keys or more at once, a single value by 1/8). A new client starts from a quarter of the item
-// size limit, so its first multi-get part is small whatever others read.
+// keys or more at once, a single value by 1/8). A new client starts from initialBytesPerKey(),
+// so its first multi-get part is small whatever others read.
 //
 // One FlowControl per worker, used on its loop thread only; the gauges it maintains in
 // Counters are read by `stats`/metrics on other threads.
@@ -67,8 +67,13 @@ class FlowControl {
   FlowControl(const FlowOptions& options, Counters* counters);
 
   const FlowOptions& options() const { return options_; }
-  // Where a new client's estimate starts.
-  uint64_t initialBytesPerKey() const { return initial_bytes_per_key_; }
+  // The estimate of a client that has had no reply yet, for a request of `keys` keys: its
+  // multi-gets' first parts are sized for large values (a quarter of the item size limit a
+  // key); single-key requests count a 32nd of the client budget, so that a pipeline of small
+  // gets on a new connection is not sent one at a time (32 go before the first reply).
+  uint64_t initialBytesPerKey(uint32_t keys) const {
+    return keys > 1 ? initial_bytes_per_key_ : initial_single_bytes_;
+  }
 
   // Keys of the next part of a retrieval with `keys_left` keys still to send.
   uint32_t partKeys(uint32_t keys_left, uint64_t bytes_per_key) const;
@@ -80,7 +85,7 @@ class FlowControl {
   // outstanding bytes are `client_footprint`? A client with nothing pending may always start
   // one (nobody else's slowness can stop it) unless it is bulk and Redis already has its budget
   // of bulk work from this worker (that is answered within a round trip, whatever clients do).
-  Verdict admit(uint64_t client_footprint, uint64_t expected) const;
+  Verdict admit(uint64_t client_footprint, uint64_t expected, bool is_bulk) const;
   static bool bulk(uint64_t expected) { return expected >= kBulkReply; }
 
   // Accounting, in bytes: expected at Redis, and buffered in client connections.
@@ -101,6 +106,7 @@ class FlowControl {
   FlowOptions options_;
   Counters* counters_;
   uint64_t initial_bytes_per_key_;
+  uint64_t initial_single_bytes_;
   uint64_t outstanding_ = 0;       // expected reply bytes of every command at Redis
   uint64_t bulk_outstanding_ = 0;  // of those, bulk commands (the Redis budget)
   uint64_t buffered_ = 0;

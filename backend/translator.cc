@@ -198,8 +198,7 @@ bool Translator::start(const protocol::Request& req, int64_t now, PendingOp* op,
 }
 
 void Translator::sendRetrieval(const protocol::Request& req, int64_t now, PendingOp* op,
-                               CommandSink* sink, RedisCompletion* completion,
-                               uint32_t max_keys) {
+                               CommandSink* sink, RedisCompletion* completion, uint32_t max_keys) {
   op->keys.assign(req.keys.empty() ? req.key : req.keys);
   op->kind = ReplyKind::kMultiGet;
   // A binary request has one key, which may hold spaces.

@@ -183,10 +183,11 @@ uint64_t parseBytes(const std::string& s, uint64_t min, uint64_t max) {
   uint64_t v = 0;
   const char* end = digits.data() + digits.size();
   auto [ptr, ec] = std::from_chars(digits.data(), end, v);
-  if (digits.empty() || ec == std::errc::invalid_argument || ptr != end) throw BadValue{s, expected};
+  if (digits.empty() || ec == std::errc::invalid_argument || ptr != end)
+    throw BadValue{s, expected};
   if (ec == std::errc::result_out_of_range || v > max / mult || v * mult < min) {
-    throw BadValue{s, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
-                          " bytes"};
+    throw BadValue{
+        s, "must be between " + std::to_string(min) + " and " + std::to_string(max) + " bytes"};
   }
   return v * mult;
 }

@@ -63,7 +63,7 @@ void ReplySlot::onRedisFailure(backend::RedisFailure failure) {
 }
 
 ClientConnection::ClientConnection(Worker* worker, uint64_t id)
-    : worker_(worker), id_(id), estimate_(worker->flow().initialBytesPerKey()) {
+    : worker_(worker), id_(id), estimate_(0) {
   handle_.tcp.data = this;
   write_req_.data = this;
 }
@@ -296,8 +296,9 @@ void ClientConnection::dispatch(const protocol::Request& req, uint32_t part_keys
   ReplySlot* s = newSlot();
   queue_.push_back(s);
   const uint32_t value_keys = std::min(part_keys, valueKeys(req));
-  const uint64_t expected = backend::FlowControl::expectedBytes(value_keys, bytesPerKey());
-  backend::CommandSink* sink = backend::FlowControl::bulk(expected) ? worker_->bulkSink() : worker_;
+  const uint64_t expected =
+      backend::FlowControl::expectedBytes(value_keys, bytesPerKey(valueKeys(req)));
+  backend::CommandSink* sink = isBulk(expected, value_keys) ? worker_->bulkSink() : worker_;
   if (worker_->translator().start(req, ::time(nullptr), &s->op, sink, s, &s->out, part_keys)) {
     ++in_flight_;
     if (isRetrieval(req.command)) {
@@ -649,19 +650,27 @@ void ClientConnection::onClose(uv_handle_t* h) {
 
 // ---- flow control ----
 
-uint64_t ClientConnection::bytesPerKey() const { return estimate_.bytesPerKey(); }
+uint64_t ClientConnection::bytesPerKey(uint32_t keys) const {
+  const uint64_t own = estimate_.bytesPerKey();
+  return own != 0 ? own : worker_->flow().initialBytesPerKey(keys);
+}
 
 bool ClientConnection::admit(const protocol::Request& req, uint32_t* part_keys) {
   const uint32_t keys = valueKeys(req);
   if (keys == 0) return true;
-  const uint64_t per_key = bytesPerKey();
+  const uint64_t per_key = bytesPerKey(keys);
   *part_keys = worker_->flow().partKeys(keys, per_key);
-  return admitted(backend::FlowControl::expectedBytes(*part_keys, per_key));
+  return admitted(backend::FlowControl::expectedBytes(*part_keys, per_key), *part_keys);
 }
 
-bool ClientConnection::admitted(uint64_t expected) {
+bool ClientConnection::isBulk(uint64_t expected, uint32_t keys) const {
+  // A single get of unknown size is not: gets of a new connection still merge with others.
+  return backend::FlowControl::bulk(expected) && (keys > 1 || estimate_.bytesPerKey() != 0);
+}
+
+bool ClientConnection::admitted(uint64_t expected, uint32_t keys) {
   using Verdict = backend::FlowControl::Verdict;
-  const Verdict v = worker_->flow().admit(footprint(), expected);
+  const Verdict v = worker_->flow().admit(footprint(), expected, isBulk(expected, keys));
   if (v == Verdict::kGo) {
     held_back_ = false;
     return true;
@@ -681,7 +690,7 @@ void ClientConnection::commandSent(ReplySlot* slot, uint32_t keys, uint64_t expe
   slot->sent = true;
   slot->keys = keys;
   slot->expected = expected;
-  slot->bulk = backend::FlowControl::bulk(expected);
+  slot->bulk = isBulk(expected, keys);
   expected_ += expected;
   worker_->flow().addOutstanding(static_cast<int64_t>(expected), slot->bulk);
 }
@@ -693,6 +702,10 @@ void ClientConnection::commandDone(ReplySlot* slot, const redisReply* reply) {
   worker_->flow().addOutstanding(-static_cast<int64_t>(slot->expected), slot->bulk);
   slot->expected = 0;
   if (reply != nullptr && slot->keys > 0 && reply->type == REDIS_REPLY_ARRAY) {
+    // The first evidence corrects the initial estimate for large values, as any later one would.
+    if (estimate_.bytesPerKey() == 0) {
+      estimate_ = backend::SizeEstimate(worker_->flow().initialBytesPerKey(2));
+    }
     estimate_.observe(slot->keys, retrievalBytes(reply));
   }
 }
@@ -700,12 +713,12 @@ void ClientConnection::commandDone(ReplySlot* slot, const redisReply* reply) {
 void ClientConnection::continueParts() {
   ReplySlot* s = partial_;
   if (s == nullptr || s->sent || closing_ || s->op.keys_left == 0) return;
-  const uint64_t per_key = bytesPerKey();
+  const uint64_t per_key = bytesPerKey(s->op.keys_left);
   const uint32_t n = worker_->flow().partKeys(s->op.keys_left, per_key);
   const uint64_t expected = backend::FlowControl::expectedBytes(n, per_key);
-  if (!admitted(expected)) return;
+  if (!admitted(expected, n)) return;
   worker_->translator().sendNextPart(
-      &s->op, n, backend::FlowControl::bulk(expected) ? worker_->bulkSink() : worker_, s);
+      &s->op, n, isBulk(expected, n) ? worker_->bulkSink() : worker_, s);
   ++in_flight_;
   commandSent(s, n, expected);
   worker_->counters().multiget_parts.add();

@@ -15,12 +15,12 @@
 #include <vector>
 
 #include "backend/flow_control.h"
+#include "backend/read_buffer.h"
 #include "backend/redis_connection.h"
+#include "backend/ring_queue.h"
 #include "backend/translator.h"
 #include "protocol/binary.h"
 #include "protocol/parser.h"
-#include "backend/read_buffer.h"
-#include "backend/ring_queue.h"
 
 namespace mcbridge::proxy {
 
@@ -35,10 +35,10 @@ struct ReplySlot final : backend::RedisCompletion {
   bool ready = false;
   // A Redis command of this slot is at Redis (its completion is due).
   bool sent = false;
-  bool bulk = false;       // that command is expected to bring a large reply (Redis budget)
-  uint32_t keys = 0;       // keys it asks for (retrievals), for the size estimate
-  uint64_t expected = 0;   // reply bytes expected from it (flow control)
-  uint64_t held = 0;       // bytes of `out` counted in the connection's held_
+  bool bulk = false;      // that command is expected to bring a large reply (Redis budget)
+  uint32_t keys = 0;      // keys it asks for (retrievals), for the size estimate
+  uint64_t expected = 0;  // reply bytes expected from it (flow control)
+  uint64_t held = 0;      // bytes of `out` counted in the connection's held_
   // Answered without waiting for Redis (shutdown deadline): its completion is still to come
   // and owns the slot from then on; `popped`/`completed` say which of the two happened first.
   bool abandoned = false;
@@ -120,13 +120,16 @@ class ClientConnection {
   // ---- flow control (backend/flow_control.h) ----
   // Reply bytes buffered here (output not yet written, replies waiting for their turn) plus
   // those expected from this client's commands at Redis.
-  uint64_t footprint() const {
-    return out_.size() + writing_buf_.size() + held_ + expected_;
-  }
-  uint64_t bytesPerKey() const;
+  uint64_t footprint() const { return out_.size() + writing_buf_.size() + held_ + expected_; }
+  // This client's estimate of the bytes a key brings (see FlowControl::initialBytesPerKey()
+  // before its first reply), for a request of `keys` keys.
+  uint64_t bytesPerKey(uint32_t keys) const;
   // Whether `req` may start now; for a retrieval, *part_keys is its first part's size.
   bool admit(const protocol::Request& req, uint32_t* part_keys);
-  bool admitted(uint64_t expected);
+  bool admitted(uint64_t expected, uint32_t keys);
+  // Whether a command for `keys` keys expected to bring `expected` bytes is bulk (Route::bulk,
+  // and counted in the worker's Redis budget).
+  bool isBulk(uint64_t expected, uint32_t keys) const;
   void commandSent(ReplySlot* slot, uint32_t keys, uint64_t expected);
   // The slot's command was answered (or failed): its expected bytes are released; a retrieval
   // reply teaches the size estimates.
@@ -160,9 +163,9 @@ class ClientConnection {
   bool dirty_ = false;
   bool closing_ = false;   // handle close requested
   bool closed_ = false;    // handle closed
-  bool draining_ = false;      // no more reading: close once everything read is answered
-  bool stop_parsing_ = false;  // quit, unparsable input, drain deadline: no more requests
-  bool input_blocked_ = false; // requests read but held back (flow control, queue cap)
+  bool draining_ = false;  // no more reading: close once everything read is answered
+  bool stop_parsing_ = false;      // quit, unparsable input, drain deadline: no more requests
+  bool input_blocked_ = false;     // requests read but held back (flow control, queue cap)
   bool protocol_checked_ = false;  // the first byte was looked at (0x80 = binary protocol)
   bool authenticated_ = true;      // false until the client authenticates (--auth-file)
   bool binary_ = false;            // the first byte was 0x80: binary protocol
@@ -172,10 +175,10 @@ class ClientConnection {
   uint64_t held_ = 0;      // reply bytes in slots behind the head
   uint64_t expected_ = 0;  // reply bytes expected from this client's commands at Redis
   uint64_t reported_buffered_ = 0;
-  backend::SizeEstimate estimate_;  // bytes per key of this client's replies
-  ReplySlot* partial_ = nullptr;  // a multi-get with parts still to send: later requests wait
-  bool held_back_ = false;        // a hold was counted and not yet released
-  bool flow_waiting_ = false;     // in the worker's list of clients held by its budgets
+  backend::SizeEstimate estimate_;  // bytes per key of this client's replies; 0 before any
+  ReplySlot* partial_ = nullptr;    // a multi-get with parts still to send: later requests wait
+  bool held_back_ = false;          // a hold was counted and not yet released
+  bool flow_waiting_ = false;       // in the worker's list of clients held by its budgets
   uint64_t last_active_ = 0;
 
   friend class Worker;

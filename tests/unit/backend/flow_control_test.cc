@@ -39,11 +39,12 @@ TEST_CASE("the size estimate follows increases at once, decreases by the evidenc
 TEST_CASE("multi-get parts are bounded by keys and expected bytes", "[flow]") {
   backend::Counters counters;
   FlowControl flow(options(), &counters);
-  CHECK(flow.initialBytesPerKey() == 256 * 1024);
+  CHECK(flow.initialBytesPerKey(100) == 256 * 1024);  // a quarter of the item size limit
+  CHECK(flow.initialBytesPerKey(1) == 128 * 1024);    // a 32nd of the client budget
   CHECK(flow.partKeys(100, 256 * 1024) == 4);
-  CHECK(flow.partKeys(100, 1000048) == 1);     // a value larger than a part: one key
-  CHECK(flow.partKeys(100, 148) == 100);       // small values: the whole get at once
-  CHECK(flow.partKeys(500, 148) == 100);       // never more than part_keys
+  CHECK(flow.partKeys(100, 1000048) == 1);  // a value larger than a part: one key
+  CHECK(flow.partKeys(100, 148) == 100);    // small values: the whole get at once
+  CHECK(flow.partKeys(500, 148) == 100);    // never more than part_keys
   CHECK(flow.partKeys(3, 148) == 3);
   CHECK(FlowControl::expectedBytes(4, 1000) == 4000);
 }
@@ -53,30 +54,30 @@ TEST_CASE("admission: client budget, Redis budget for bulk work, worker budget",
   FlowControl flow(options(), &counters);
   const uint64_t mb = 1 << 20;
   // A client with nothing pending always starts one request.
-  CHECK(flow.admit(0, 3 * mb) == Verdict::kGo);
+  CHECK(flow.admit(0, 3 * mb, FlowControl::bulk(3 * mb)) == Verdict::kGo);
   // Its next ones only within its budget.
-  CHECK(flow.admit(2 * mb, 1 * mb) == Verdict::kGo);
-  CHECK(flow.admit(3 * mb, 2 * mb) == Verdict::kHoldClient);
+  CHECK(flow.admit(2 * mb, 1 * mb, FlowControl::bulk(1 * mb)) == Verdict::kGo);
+  CHECK(flow.admit(3 * mb, 2 * mb, FlowControl::bulk(2 * mb)) == Verdict::kHoldClient);
   // Bulk work at Redis beyond the Redis budget waits, even for an idle client...
   flow.addOutstanding(static_cast<int64_t>(8 * mb), /*bulk=*/true);
   CHECK(counters.reply_bytes_expected.load() == static_cast<int64_t>(8 * mb));
-  CHECK(flow.admit(0, 1 * mb) == Verdict::kHoldWorker);
+  CHECK(flow.admit(0, 1 * mb, FlowControl::bulk(1 * mb)) == Verdict::kHoldWorker);
   // ...small requests do not.
-  CHECK(flow.admit(0, 100) == Verdict::kGo);
-  CHECK(flow.admit(1000, 100) == Verdict::kGo);
+  CHECK(flow.admit(0, 100, FlowControl::bulk(100)) == Verdict::kGo);
+  CHECK(flow.admit(1000, 100, FlowControl::bulk(100)) == Verdict::kGo);
   CHECK_FALSE(flow.takeFreed());
   flow.addOutstanding(-static_cast<int64_t>(8 * mb), true);
   CHECK(flow.takeFreed());
   CHECK_FALSE(flow.takeFreed());
-  CHECK(flow.admit(0, 1 * mb) == Verdict::kGo);
+  CHECK(flow.admit(0, 1 * mb, FlowControl::bulk(1 * mb)) == Verdict::kGo);
   // The worker budget (buffered + expected over its clients) holds clients that already have
   // something pending, never an idle one.
   flow.addBuffered(static_cast<int64_t>(15 * mb));
   CHECK(counters.reply_bytes_buffered.load() == static_cast<int64_t>(15 * mb));
-  CHECK(flow.admit(1000, 2 * mb) == Verdict::kHoldWorker);
-  CHECK(flow.admit(0, 2 * mb) == Verdict::kGo);
+  CHECK(flow.admit(1000, 2 * mb, FlowControl::bulk(2 * mb)) == Verdict::kHoldWorker);
+  CHECK(flow.admit(0, 2 * mb, FlowControl::bulk(2 * mb)) == Verdict::kGo);
   flow.addBuffered(-static_cast<int64_t>(15 * mb));
   CHECK(flow.buffered() == 0);
   CHECK(flow.outstanding() == 0);
-  CHECK(flow.admit(1000, 2 * mb) == Verdict::kGo);
+  CHECK(flow.admit(1000, 2 * mb, FlowControl::bulk(2 * mb)) == Verdict::kGo);
 }

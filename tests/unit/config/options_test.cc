@@ -468,9 +468,9 @@ TEST_CASE("flow-control budgets take byte sizes", "[config][flow]") {
   CHECK(d.redis_reply_budget == 8u << 20);
   CHECK(d.multiget_part_keys == 100);
   CHECK(d.multiget_part_size == 1u << 20);
-  const Options o = options({"--client-reply-budget", "512k", "--reply-budget", "2g",
-                             "--redis-reply-budget", "16M", "--multiget-part-keys", "32",
-                             "--multiget-part-size", "65536"});
+  const Options o =
+      options({"--client-reply-budget", "512k", "--reply-budget", "2g", "--redis-reply-budget",
+               "16M", "--multiget-part-keys", "32", "--multiget-part-size", "65536"});
   CHECK(o.client_reply_budget == 512u << 10);
   CHECK(o.reply_budget == uint64_t{2} << 30);
   CHECK(o.redis_reply_budget == 16u << 20);
