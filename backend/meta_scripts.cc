@@ -60,7 +60,8 @@ end
 )lua";
 
 // mg (and me with opts 'D'). KEYS[1]; ARGV: now, opts (letters: u no update, N vivify, R recache,
-// T touch, D debug = read only, W claim the win of a stale item whose CAS is ARGV[9]), T mode, T value, created-item mode, value, R threshold (s),
+// T touch, D debug = read only, W claim the win of a stale item whose CAS is ARGV[9], E only
+// the side effects of an mg rejected for a too-long opaque), T mode, T value, created-item mode, value, R threshold (s),
 // remaining TTL R compares (s, '' = the item's own, '-1' = none), new CAS (8 bytes).
 // -> {value as read (or as created) | false, PTTL before, bits, last access before}
 // bits: 1 win sent before, 2 stale, 4 won now, 8 created, 16 fetched before.
@@ -77,6 +78,17 @@ if has('W') then
   if bit.band(state, 1) == 0 then return {false, -2, 0, 0} end
   redis.call('SETRANGE', key, 14, string.char(bit.bor(state, 2)))
   return {false, -2, 4, 0}
+end
+if has('E') then
+  -- an mg memcached rejects for a too-long opaque while answering: what happened before stays
+  if not raw then
+    if has('N') then
+      store(key, string.char(251, 1, 0, 0, 0, 0) .. ARGV[9], ARGV[5], ARGV[6])
+    end
+  elseif has('T') then
+    expire(key, ARGV[3], ARGV[4])
+  end
+  return {false, -2, 0, 0}
 end
 if not raw then
   if not has('N') then return {false, -2, 0, 0} end

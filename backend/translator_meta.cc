@@ -99,6 +99,19 @@ bool hasToken(std::string_view tokens, char c) {
   return false;
 }
 
+// Offset of the first opaque token longer than memcached allows (tokens.size() if none).
+size_t longOpaqueAt(std::string_view tokens) {
+  size_t i = 0;
+  while (i < tokens.size()) {
+    while (i < tokens.size() && tokens[i] == ' ') ++i;
+    size_t j = i;
+    while (j < tokens.size() && tokens[j] != ' ') ++j;
+    if (j > i && tokens[i] == 'O' && j - i > protocol::kMaxOpaqueLength) return i;
+    i = j;
+  }
+  return tokens.size();
+}
+
 // ms replies: HD (hidden by q) / NS / EX / NF with the O, k and c return flags; c is the new
 // CAS when stored, else 0.
 void metaStoreReply(const MetaOp& m, std::string_view key, std::string_view code,
@@ -276,7 +289,23 @@ void Translator::sendMetaGetScript(PendingOp* op, const MetaFlags* f, CommandSin
   const RedisExpiry touch = redisExpiry(f->ttl, m.now, true);
   // A created item ends with the exptime of the last of its N and T tokens.
   const bool touch_last = f->has('T') && tokenBefore(m.tokens, 'N', 'T');
-  const RedisExpiry created = redisExpiry(touch_last ? f->ttl : f->vivify_ttl, m.now, false);
+  RedisExpiry created = redisExpiry(touch_last ? f->ttl : f->vivify_ttl, m.now, false);
+  if (m.opaque_too_long) {
+    // memcached stops at the too-long O: an item N created stays (without a win handed out),
+    // and only the N and T tokens before that O took effect.
+    const std::string_view before = std::string_view(m.tokens).substr(0, longOpaqueAt(m.tokens));
+    const bool t_before = hasToken(before, 'T');
+    const bool n_before = hasToken(before, 'N');
+    n = 0;
+    opts[n++] = 'E';
+    if (f->has('N')) opts[n++] = 'N';
+    if (t_before) opts[n++] = 'T';
+    if (t_before && (!n_before || tokenBefore(before, 'N', 'T'))) {
+      created = redisExpiry(f->ttl, m.now, false);
+    } else {
+      created = redisExpiry(n_before ? f->vivify_ttl : 0, m.now, false);
+    }
+  }
   Number now(m.now);
   Number recache(f->recache);
   // R compares the TTL a T token before it has set.
@@ -332,6 +361,10 @@ void Translator::finishMeta(const PendingOp& op, const redisReply* r, std::strin
     case ReplyKind::kMetaGet:
     case ReplyKind::kMetaGetScript: {
       if (r->type != REDIS_REPLY_ARRAY || r->elements < 1) break;
+      if (m.opaque_too_long) {
+        out->append("CLIENT_ERROR opaque token too long\r\n");
+        return;
+      }
       const redisReply* v = r->element[0];
       const bool script = op.kind == ReplyKind::kMetaGetScript;
       if (script && r->elements < 4) break;

@@ -136,7 +136,14 @@ ParseResult parseGet(const MetaLine& line, Request* out) {
   req.key = line.words[1];
   std::string_view err = reply::kBadFormat;
   if (!preparse(line, 2, req.key, &req.meta, &err)) return errorResult(line.consumed, err);
-  if (opaqueTooLong(line, 2)) return errorResult(line.consumed, kOpaqueTooLong);
+  if (opaqueTooLong(line, 2)) {
+    // memcached finds a too-long opaque while it answers: after N created the item and after
+    // T tokens before it touched it. Without N and T nothing happened before the error.
+    if (!req.meta.has('N') && !req.meta.has('T')) {
+      return errorResult(line.consumed, kOpaqueTooLong);
+    }
+    req.meta.opaque_too_long = true;
+  }
   req.meta.tokens = flagTokens(line, 2);
   req.noreply = req.meta.has('q');
   *out = req;

@@ -94,8 +94,8 @@ struct MetaFlags {
   uint64_t compare_cas = 0;   // C
   uint64_t delta = 1;         // D
   uint64_t initial = 0;       // J
-  // ma: an O token is too long. memcached finds out only after the arithmetic is done (the
-  // item changed), so the translator answers the error after running the command.
+  // ma, and mg with N or T: an O token is too long. memcached finds out only while it answers
+  // (the item changed already), so the translator answers the error after running the command.
   bool opaque_too_long = false;
   bool has(char flag) const;
 };

@@ -200,6 +200,15 @@ def md_ma_me():
                   b"mg foo v T20 R30 t\r\n", b"mg foo v R30 t\r\n", b"mg foo v R10 t\r\n",
                   b"mg foo v\r\n", b"set foo 0 50 1\r\nb\r\n", b"mg foo R30 t v\r\n",
                   b"mg foo R60 t v\r\n", b"mg foo R60 t v\r\n", lockstep=True))
+    long_o = b"O" + b"x" * 32
+    for toks in [b"N30 " + long_o + b" v", long_o + b" N30", b"T30 " + long_o, long_o + b" T30",
+                 b"N30 T50 " + long_o, b"T50 " + long_o + b" N30", b"N0 " + long_o + b" T30"]:
+        tid = toks.replace(long_o, b"Olong").decode().replace(" ", "_")
+        out.append(mk(f"opaque-long-side-effects-miss-{tid}", b"mg foo " + toks + b"\r\n",
+                      b"mg foo v t s\r\n", b"mg foo N30 v\r\n"))
+        out.append(mk(f"opaque-long-side-effects-hit-{tid}", b"set foo 0 100 1\r\na\r\n",
+                      b"mg foo " + toks + b"\r\n", b"mg foo v t\r\n", b"md foo I\r\n",
+                      b"mg foo " + toks + b"\r\n", b"mg foo t\r\n", lockstep=True))
     out.append(mk("touch-flag", SET, b"mg foo T30 t\r\n", b"mg foo t T-1 v\r\n",
                   b"mg foo v\r\n", SET, b"mg foo T0 t\r\n", b"mg foo t\r\n"))
     # ma

@@ -57,6 +57,9 @@ TEST_CASE("meta: mg errors") {
   const std::string o32 = "mg foo O" + std::string(32, 'x') + "\r\n";
   CHECK(parseAll(o31) == V{"mg key=foo tokens=[O" + std::string(31, 'x') + "]"});
   CHECK(parseAll(o32) == V{"CLIENT_ERROR opaque token too long"});
+  // with N or T the item changes before memcached notices: the translator answers the error
+  CHECK(parseAll("mg foo N30 O" + std::string(32, 'x') + "\r\n") ==
+        V{"mg key=foo tokens=[N30 O" + std::string(32, 'x') + "] N=30 opaque_too_long"});
   // 17 flags fit, 18 do not (memcached counts the verb, the key and a terminator)
   std::string flags17;
   for (char c : std::string("abcdefghijklmnopq")) flags17 += std::string(" O") + c;
