@@ -37,7 +37,7 @@ inline constexpr uint64_t kBulkReply = 64 * 1024;
 struct FlowOptions {
   uint64_t client_budget = uint64_t{4} << 20;
   uint64_t worker_budget = uint64_t{128} << 20;  // the process budget divided among workers
-  uint64_t redis_budget = uint64_t{8} << 20;
+  uint64_t redis_budget = uint64_t{2} << 20;
   uint32_t part_keys = 100;
   uint64_t part_bytes = uint64_t{1} << 20;
   uint32_t item_size_max = 1024 * 1024;

@@ -438,9 +438,10 @@ const Row kRows[] = {
      [](Options& o, const std::vector<std::string>& v) {
        o.reply_budget = parseBytes(single(v), uint64_t{1} << 20, uint64_t{64} << 30);
      }},
-    {"redis-reply-budget", "MCBRIDGE_REDIS_REPLY_BUDGET", "SIZE", "8m",
-     "Reply bytes of multi-key reads a worker may have outstanding at Redis: bounds Redis's "
-     "output buffer for mcbridge and what a small request may wait behind (64k to 1g).",
+    {"redis-reply-budget", "MCBRIDGE_REDIS_REPLY_BUDGET", "SIZE", "2m",
+     "Reply bytes of large reads (64 KB or more expected) a worker may have outstanding at "
+     "Redis: bounds Redis's output buffer for mcbridge and what a small request may wait "
+     "behind (64k to 1g).",
      Kind::kValue,
      [](Options& o, const std::vector<std::string>& v) {
        o.redis_reply_budget = parseBytes(single(v), 64 * 1024, uint64_t{1} << 30);

@@ -48,7 +48,7 @@ struct Options {
   // Flow control (backend/flow_control.h), in reply bytes.
   uint64_t client_reply_budget = uint64_t{4} << 20;
   uint64_t reply_budget = uint64_t{256} << 20;
-  uint64_t redis_reply_budget = uint64_t{8} << 20;
+  uint64_t redis_reply_budget = uint64_t{2} << 20;
   uint32_t multiget_part_keys = 100;
   uint64_t multiget_part_size = uint64_t{1} << 20;
   std::string admin;  // host:port of the admin HTTP endpoint; empty = off

@@ -465,7 +465,7 @@ TEST_CASE("flow-control budgets take byte sizes", "[config][flow]") {
   const Options d = options({});
   CHECK(d.client_reply_budget == 4u << 20);
   CHECK(d.reply_budget == 256u << 20);
-  CHECK(d.redis_reply_budget == 8u << 20);
+  CHECK(d.redis_reply_budget == 2u << 20);
   CHECK(d.multiget_part_keys == 100);
   CHECK(d.multiget_part_size == 1u << 20);
   const Options o =
