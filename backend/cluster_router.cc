@@ -185,7 +185,7 @@ void ClusterRouter::Request::onRedisReply(const redisReply* reply) {
   outstanding = false;
   ClusterRouter* r = router;
   if (done) return r->release(this);
-  if (reply->type == REDIS_REPLY_ERROR && r->mode_ == Mode::kCluster) {
+  if (reply->type == REDIS_REPLY_ERROR && (r->mode_ == Mode::kCluster || on_replica)) {
     const auto now = Clock::now();
     Redirect redirect;
     if (parseRedirect(std::string_view(reply->str, reply->len), &redirect)) {
@@ -254,6 +254,13 @@ ClusterRouter::ClusterRouter(uv_loop_t* loop, ClusterRouterOptions options, Node
   timer_.data = this;
   seed_ = nodeId(options_.seed);
   seed_counters_ = &nodes_[static_cast<size_t>(seed_)]->link->counters();
+  if (options_.mode == ClusterRouterOptions::Mode::kStandalone) {
+    mode_ = Mode::kStandalone;
+    standalone_.store(true, std::memory_order_relaxed);
+  }
+  if (!options_.read_endpoint.empty() && options_.read_from_replica) {
+    read_node_ = nodeId(options_.read_endpoint);
+  }
 }
 
 ClusterRouter::~ClusterRouter() {
@@ -339,6 +346,11 @@ void ClusterRouter::watch(Request* r) {
   if (r->watched) return;
   r->watched = true;
   watched_.push_back(r);
+  // The tick stops in standalone mode when nothing is watched: a watched request needs it.
+  if (started_ && !stopping_ && !uv_is_active(reinterpret_cast<uv_handle_t*>(&timer_))) {
+    const auto ms = static_cast<uint64_t>(options_.tick.count());
+    uv_timer_start(&timer_, &ClusterRouter::onTick, ms, ms);
+  }
 }
 
 void ClusterRouter::hold(Request* r, Clock::time_point until) {
@@ -349,9 +361,11 @@ void ClusterRouter::hold(Request* r, Clock::time_point until) {
 
 void ClusterRouter::send(const Route& route, std::span<const RedisArg> args,
                          RedisCompletion* completion) {
-  if (mode_ == Mode::kStandalone || stopping_) {
-    // As StandaloneRouter (after stop, the link fails it with kShutdown from the loop).
-    nodes_[static_cast<size_t>(seed_)]->link->send(args, completion, 0);
+  if ((mode_ == Mode::kStandalone && !(route.read && read_node_ >= 0)) || stopping_) {
+    // As StandaloneRouter (after stop, the link fails it with kShutdown from the loop); a bulk
+    // command (flow control: a large reply expected) never merges.
+    nodes_[static_cast<size_t>(seed_)]->link->send(args, completion,
+                                                   route.bulk ? RedisConnection::kNoMerge : 0);
     return;
   }
   Request* r = newRequest(route, args, 0, Clock::now() + options_.request_timeout);
@@ -365,7 +379,15 @@ void ClusterRouter::dispatch(Request* r) {
     return;
   }
   if (mode_ == Mode::kStandalone) {
-    sendTo(r, seed_, false);
+    // Reads go to the read endpoint while it is connected; the primary answers otherwise.
+    int node = seed_;
+    if (r->route.read && read_node_ >= 0 && !r->tried_replica &&
+        nodes_[static_cast<size_t>(read_node_)]->link->connected()) {
+      node = read_node_;
+      r->on_replica = true;
+    }
+    r->tried_replica = true;
+    sendTo(r, node, false);
     return;
   }
   if (!r->slotted) {
@@ -433,12 +455,18 @@ void ClusterRouter::sendTo(Request* r, int node, bool asking) {
     link->send(r->args, r, RedisConnection::kNoMerge);
     return;
   }
-  // MGETs merge per slot on the node's connection (a merged MGET must stay in one slot); a bulk
-  // one (flow control: a large reply expected) never merges.
-  link->send(r->args, r,
-             r->slotted && r->route.kind != Route::Kind::kAnyNode && !r->route.bulk
-                 ? r->slot
-                 : RedisConnection::kNoMerge);
+  // MGETs merge per slot on the node's connection (a merged MGET must stay in one slot); in
+  // standalone mode all of them may merge. A bulk one (flow control: a large reply expected)
+  // never merges.
+  uint32_t group = RedisConnection::kNoMerge;
+  if (r->route.bulk) {
+    group = RedisConnection::kNoMerge;
+  } else if (mode_ == Mode::kStandalone) {
+    group = 0;
+  } else if (r->slotted && r->route.kind != Route::Kind::kAnyNode) {
+    group = r->slot;
+  }
+  link->send(r->args, r, group);
 }
 
 void ClusterRouter::sendSplit(const Route& route, std::span<const RedisArg> args,
@@ -601,6 +629,7 @@ void ClusterRouter::install(const ClusterTopology& view) {
   // Disconnect nodes that left the map (the seed stays: it answers the next refresh).
   std::vector<bool> used(nodes_.size(), false);
   used[static_cast<size_t>(seed_)] = true;
+  if (read_node_ >= 0) used[static_cast<size_t>(read_node_)] = true;
   for (int p : primaries_) used[static_cast<size_t>(p)] = true;
   for (const auto& r : replica_ids) {
     for (int id : r) used[static_cast<size_t>(id)] = true;

@@ -43,9 +43,12 @@
 namespace mcbridge::backend {
 
 struct ClusterRouterOptions {
-  enum class Mode : uint8_t { kAuto, kCluster };
+  enum class Mode : uint8_t { kAuto, kCluster, kStandalone };
   Mode mode = Mode::kAuto;
   std::string seed;  // "host:port" of the configured endpoint
+  // Standalone mode: "host:port" of a read replica endpoint (Memorystore's read endpoint) that
+  // serves reads under read_from_replica; empty: none.
+  std::string read_endpoint;
   bool read_from_replica = false;
   std::chrono::milliseconds request_timeout{1000};
   std::chrono::milliseconds refresh_interval{10000};
@@ -130,6 +133,7 @@ class ClusterRouter final : public Router {
   std::unordered_map<std::string, int> node_ids_;
   mutable std::mutex nodes_mu_;  // nodes_ changes vs. readers on other threads (stats)
   int seed_ = -1;
+  int read_node_ = -1;  // the read endpoint's link in standalone mode, or -1
   SlotTable table_;
   std::vector<int> primaries_;  // distinct primaries of the map
   uint64_t epoch_ = 0;

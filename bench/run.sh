@@ -5,6 +5,8 @@
 #   bench/run.sh                      # every workload, 3 rounds of 8 s
 #   bench/run.sh --quick              # every workload, 1 short round (smoke test)
 #   bench/run.sh --workloads mix,latency --rounds 5 --duration 10
+#   bench/run.sh --targets mcbridge,mcbridge-cluster --workloads mix,mget10,mget100
+#                                     # one Redis vs a local 3-primary Redis Cluster
 #
 # All servers listen on 127.0.0.1 ephemeral ports and are killed on exit, whatever happens.
 set -euo pipefail
@@ -32,7 +34,9 @@ usage() {
   cat <<EOF
 usage: bench/run.sh [options]
   --workloads LIST   comma-separated subset of: $ALL_WORKLOADS (default: all)
-  --targets LIST     subset of memcached,twemproxy,mcbridge (default: all)
+  --targets LIST     subset of memcached,twemproxy,mcbridge,mcbridge-cluster (default: the
+                     first three; mcbridge-cluster is mcbridge in front of a local Redis
+                     Cluster of 3 primaries, started only when asked for)
   --rounds N         rounds per workload, targets interleaved in each round (default: $ROUNDS)
   --duration S       measured seconds per run (default: $DURATION)
   --warmup S         unmeasured seconds before each run (default: $WARMUP)
@@ -165,11 +169,40 @@ start_redis() {
   RD_PID=$!; PIDS+=("$RD_PID")
   wait_port "$RD_PORT" redis "$RD_PID"
 }
-# start_mcbridge VAR_PORT VAR_PID
+# A Redis Cluster of 3 primaries (no replicas), for the mcbridge-cluster target.
+start_cluster() {
+  command -v redis-cli >/dev/null || { echo "run.sh: redis-cli not installed" >&2; exit 1; }
+  CL_PORTS=()
+  local i port
+  for i in 1 2 3; do
+    port=$(free_port)
+    mkdir -p "$TMP/cluster$i"
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+      --cluster-enabled yes --cluster-config-file "$TMP/cluster$i/nodes.conf" \
+      --cluster-port "$(free_port)" --dir "$TMP/cluster$i" \
+      --logfile "$TMP/cluster$i/redis.log" >/dev/null 2>&1 &
+    PIDS+=("$!")
+    wait_port "$port" "cluster$i" "$!"
+    CL_PORTS+=("$port")
+  done
+  redis-cli --cluster create "${CL_PORTS[@]/#/127.0.0.1:}" --cluster-replicas 0 --cluster-yes \
+    >"$TMP/cluster-create.log" 2>&1
+  for _ in $(seq 200); do
+    local ok=0
+    for port in "${CL_PORTS[@]}"; do
+      redis-cli -p "$port" cluster info | grep -q 'cluster_state:ok' && ok=$((ok + 1))
+    done
+    [[ $ok == 3 ]] && return 0
+    sleep 0.1
+  done
+  echo "run.sh: the cluster did not reach cluster_state:ok" >&2
+  return 1
+}
+# start_mcbridge VAR_PORT VAR_PID [REDIS_PORT]
 start_mcbridge() {
   local mport; mport=$(free_port)
   # --max-connections: the rss workload holds 10,000 idle clients (default limit 4096).
-  "$MCBRIDGE" --listen "127.0.0.1:$mport" --redis "redis://127.0.0.1:$RD_PORT" \
+  "$MCBRIDGE" --listen "127.0.0.1:$mport" --redis "redis://127.0.0.1:${3:-$RD_PORT}" \
     --threads "$MCB_THREADS" --log-level warn --max-connections 20000 \
     >>"$TMP/mcbridge.log" 2>&1 &
   local mpid=$!; PIDS+=("$mpid")
@@ -184,12 +217,19 @@ MCB_PORT=""; MCB_PID=""
 start_mcbridge MCB_PORT MCB_PID
 log "memcached 127.0.0.1:$MC_PORT (pid $MC_PID), twemproxy 127.0.0.1:$TW_PORT (pid $TW_PID)," \
     "redis 127.0.0.1:$RD_PORT (pid $RD_PID), mcbridge 127.0.0.1:$MCB_PORT (pid $MCB_PID)"
+MCBC_PORT=""; MCBC_PID=""
+if has_target mcbridge-cluster; then
+  start_cluster
+  start_mcbridge MCBC_PORT MCBC_PID "${CL_PORTS[0]}"
+  log "redis cluster 127.0.0.1:${CL_PORTS[*]}, mcbridge-cluster 127.0.0.1:$MCBC_PORT (pid $MCBC_PID)"
+fi
 
 port_of() {
   case "$1" in
     memcached) echo "$MC_PORT" ;;
     twemproxy) echo "$TW_PORT" ;;
     mcbridge) echo "$MCB_PORT" ;;
+    mcbridge-cluster) echo "$MCBC_PORT" ;;
   esac
 }
 

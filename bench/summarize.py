@@ -75,6 +75,22 @@ def main(path):
             fmt(m["mcbridge"]), "%.2fx" % r1 if r1 else "-", "%.2fx" % r2 if r2 else "-",
             "/".join(str(errors(w, t)) for t in TARGETS)))
 
+    if any(d["target"] == "mcbridge-cluster" for d in runs):
+        print()
+        print("mcbridge in front of one Redis vs in front of a Redis Cluster of 3 primaries:")
+        print()
+        print("| workload | metric (median) | mcbridge -> 1 Redis | mcbridge -> cluster | "
+              "cluster/one | errors one/cluster |")
+        print("|---|---|---:|---:|---:|---|")
+        for w, key, desc in THROUGHPUT:
+            one, cl = med(w, "mcbridge", key), med(w, "mcbridge-cluster", key)
+            if one is None and cl is None:
+                continue
+            r = ratio(cl, one)
+            print("| %s | %s | %s | %s | %s | %s/%s |" % (
+                desc, key.replace("_per_sec", "/s"), fmt(one), fmt(cl),
+                "%.2fx" % r if r else "-", errors(w, "mcbridge"), errors(w, "mcbridge-cluster")))
+
     lat = {}
     if any(d["workload"] == "latency" for d in runs):
         print()

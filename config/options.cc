@@ -347,6 +347,14 @@ const Row kRows[] = {
          throw BadValue{single(v), "expected primary or replica"};
        }
      }},
+    {"redis-read-url", "MCBRIDGE_REDIS_READ_URL", "URL", "",
+     "A standalone Redis's read replica endpoint (Memorystore's read endpoint) that serves "
+     "get/gets under --read-from replica; same credentials and TLS settings as --redis.",
+     Kind::kValue,
+     [](Options& o, const std::vector<std::string>& v) {
+       checkRedisUrl(single(v));
+       o.redis_read_url = single(v);
+     }},
     {"request-timeout", "MCBRIDGE_REQUEST_TIMEOUT", "MS", "1000",
      "Milliseconds to wait for Redis before answering SERVER_ERROR (or a miss with "
      "--miss-on-error).",

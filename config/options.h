@@ -34,6 +34,7 @@ struct Options {
   bool redis_tls_insecure = false;
   RedisMode redis_mode = RedisMode::kAuto;
   bool read_from_replica = false;
+  std::string redis_read_url;  // standalone read replicas (Memorystore's read endpoint)
   uint32_t request_timeout_ms = 1000;
   uint32_t connect_timeout_ms = 1000;
   uint32_t threads = 0;  // 0 = number of cores

@@ -208,17 +208,41 @@ bool overConnectionLimit(Server* server) {
 
 // --redis-mode standalone: the one connection, as always. auto and cluster: a ClusterRouter (in
 // auto mode it finds out, and serves a standalone Redis through one connection too).
+std::string hostPort(const std::string& host, uint16_t port) {
+  std::string out;
+  const bool v6 = host.find(':') != std::string::npos;
+  if (v6) out.push_back('[');
+  out.append(host);
+  if (v6) out.push_back(']');
+  out.push_back(':');
+  out.append(std::to_string(port));
+  return out;
+}
+
 std::unique_ptr<backend::Router> makeRouter(uv_loop_t* loop, const config::Options& o,
                                             backend::RedisOptions ro) {
-  if (o.redis_mode == config::RedisMode::kStandalone) {
+  const bool read_endpoint = !o.redis_read_url.empty() && o.read_from_replica;
+  if (o.redis_mode == config::RedisMode::kStandalone && !read_endpoint) {
     return std::make_unique<backend::StandaloneRouter>(loop, std::move(ro));
   }
   backend::ClusterRouterOptions co;
-  co.mode = o.redis_mode == config::RedisMode::kCluster ? backend::ClusterRouterOptions::Mode::kCluster
-                                                        : backend::ClusterRouterOptions::Mode::kAuto;
-  const std::string& host = ro.endpoint.host;
-  const bool v6 = host.find(':') != std::string::npos;
-  co.seed = (v6 ? "[" + host + "]" : host) + ":" + std::to_string(ro.endpoint.port);
+  switch (o.redis_mode) {
+    case config::RedisMode::kAuto: co.mode = backend::ClusterRouterOptions::Mode::kAuto; break;
+    case config::RedisMode::kCluster: co.mode = backend::ClusterRouterOptions::Mode::kCluster; break;
+    case config::RedisMode::kStandalone:
+      co.mode = backend::ClusterRouterOptions::Mode::kStandalone;
+      break;
+  }
+  co.seed = hostPort(ro.endpoint.host, ro.endpoint.port);
+  if (read_endpoint) {
+    backend::RedisEndpoint ep;
+    std::string error;
+    if (backend::parseRedisUrl(o.redis_read_url, &ep, &error)) {
+      co.read_endpoint = hostPort(ep.host, ep.port);
+    } else {
+      spdlog::error("invalid --redis-read-url: {}", error);
+    }
+  }
   co.read_from_replica = o.read_from_replica;
   co.request_timeout = ro.request_timeout;
   ro.readonly = o.read_from_replica;

@@ -14,7 +14,7 @@ BUILD_PACKAGES=(
   libuv1-dev libhiredis-dev libspdlog-dev libssl-dev libcli11-dev libcpp-httplib-dev
   catch2 libbenchmark-dev
   # servers and clients the tests and benchmarks run
-  redis-server memcached libmemcached-tools nutcracker
+  redis-server redis-tools memcached libmemcached-tools nutcracker
   python3-pytest python3-pymemcache python3-memcache python3-pylibmc python3-yaml
   python3-flask python3-pip python3-setuptools   # clients/python: example app, pip install
   # SASL: saslpasswd2 builds the sasldb of the reference memcached -S in the auth tests

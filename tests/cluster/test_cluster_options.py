@@ -119,3 +119,47 @@ def test_tls_cluster(tmp_path):
         if m is not None:
             m.stop()
         c.stop()
+
+
+def test_redis_read_url_serves_reads_from_a_standalone_replica():
+    primary = servers.start_redis()
+    replica = servers.start_redis(["--replicaof", "127.0.0.1", str(primary.port)])
+    m = None
+    try:
+        deadline = time.monotonic() + 10
+        while b"master_link_status:up" not in servers.resp(replica.port, "INFO", "replication"):
+            assert time.monotonic() < deadline, "replica did not sync"
+            time.sleep(0.05)
+        m = servers.start_mcbridge(primary.port, extra_args=[
+            "--read-from", "replica", "--redis-read-url", f"redis://127.0.0.1:{replica.port}"])
+        with servers.RawConn(m.port) as conn:
+            for i in range(20):
+                assert conn.request(b"set s%d 0 0 1\r\n%d\r\n" % (i, i % 10)) == b"STORED\r\n"
+            servers.resp(primary.port, "WAIT", "1", "1000")
+            for p in (primary.port, replica.port):
+                servers.resp(p, "CONFIG", "RESETSTAT")
+            for i in range(20):
+                assert conn.request(b"get s%d\r\n" % i, lines=3) == \
+                    b"VALUE s%d 0 1\r\n%d\r\nEND\r\n" % (i, i % 10)
+            rs = {k: v for k, v in (l.split(":", 1) for l in servers.resp(
+                replica.port, "INFO", "commandstats").decode().splitlines() if ":" in l)}
+            ps = {k: v for k, v in (l.split(":", 1) for l in servers.resp(
+                primary.port, "INFO", "commandstats").decode().splitlines() if ":" in l)}
+            assert calls(rs, "mget") > 0 and calls(ps, "mget") == 0, (rs, ps)
+            # The read endpoint goes away: the primary answers the reads.
+            replica.kill()
+            deadline = time.monotonic() + 5
+            while True:
+                got = conn.request(b"get s3\r\n", lines=1)
+                if got.startswith(b"VALUE"):
+                    conn.read_until(b"END\r\n")
+                    break
+                assert got.startswith(b"SERVER_ERROR") and time.monotonic() < deadline, got
+            assert calls({k: v for k, v in (l.split(":", 1) for l in servers.resp(
+                primary.port, "INFO", "commandstats").decode().splitlines() if ":" in l)},
+                "mget") > 0
+    finally:
+        if m is not None:
+            m.stop()
+        replica.stop()
+        primary.stop()

@@ -416,3 +416,30 @@ TEST_CASE(
   c.router->forEachPrimary([&](const std::vector<std::string>& a) { primaries = a; });
   CHECK(primaries == std::vector<std::string>{"e:1", "b:1", "c:1"});
 }
+
+TEST_CASE("standalone read endpoint: reads there, writes and fallbacks to the primary",
+          "[cluster]") {
+  ClusterRouterOptions o;
+  o.mode = ClusterRouterOptions::Mode::kStandalone;
+  o.read_from_replica = true;
+  o.read_endpoint = "read:1";
+  Cluster c(o);
+  c.router->start();
+  FakeLink& seed = c.link("seed:1");
+  FakeLink& read = c.link("read:1");
+  CHECK(seed.sent.empty());  // no CLUSTER SLOTS in forced standalone mode
+  Result r;
+  c.router->send(Route::keys(1, 1, true), {{"MGET"}, {"k"}}, &r);
+  REQUIRE(read.sent.size() == 1);
+  CHECK(read.sent[0].merge_group == 0);
+  read.reply(Reply::error("LOADING Redis is loading the dataset in memory"));
+  REQUIRE(c.loop.runUntil([&] { return !seed.sent.empty(); }));
+  seed.reply(Reply::array({Reply::string("v")}));
+  CHECK(r.elements == std::vector<std::string>{"v"});
+  Result w;
+  c.router->send(Route::key(1), {{"SET"}, {"k"}, {"v"}}, &w);
+  REQUIRE(seed.sent.size() == 1);
+  CHECK(seed.sent[0].completion == &w);  // writes as in standalone mode: no wrapper
+  seed.reply(Reply::status("OK"));
+  CHECK(w.text == "OK");
+}
