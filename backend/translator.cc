@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "backend/exptime.h"
+#include "backend/redis_args.h"
 #include "backend/scripts.h"
 #include "protocol/binary.h"
 #include "protocol/binary_reply.h"
@@ -21,14 +22,6 @@ constexpr std::string_view kBackendError = "SERVER_ERROR backend error\r\n";
 constexpr std::string_view kBackendTimeout = "SERVER_ERROR backend timeout\r\n";
 constexpr std::string_view kBackendUnavailable = "SERVER_ERROR backend unavailable\r\n";
 
-// Decimal text of a number, kept alive in a caller's stack buffer until send() has copied it.
-struct Decimal {
-  char buf[24];
-  size_t len = 0;
-  explicit Decimal(int64_t v) { len = std::to_chars(buf, buf + sizeof buf, v).ptr - buf; }
-  explicit Decimal(uint64_t v) { len = std::to_chars(buf, buf + sizeof buf, v).ptr - buf; }
-  std::string_view view() const { return {buf, len}; }
-};
 
 bool isRetrieval(Command c) {
   return c == Command::kGet || c == Command::kGets || c == Command::kGat || c == Command::kGats;
@@ -305,22 +298,9 @@ void Translator::sendStorage(const protocol::Request& req, int64_t now, PendingO
     return;
   }
 
-  const Expiry e = convertExptime(req.exptime, now);
-  Decimal value(e.value);
-  std::string_view mode;
-  switch (e.kind) {
-    case ExpiryKind::kNever:
-      break;
-    case ExpiryKind::kRelative:
-      mode = "EX";
-      break;
-    case ExpiryKind::kAbsolute:
-      mode = "EXAT";
-      break;
-    case ExpiryKind::kExpired:
-      mode = "DEL";
-      break;
-  }
+  const RedisExpiry e = redisExpiry(req.exptime, now);
+  const std::string_view mode = e.mode;
+  const Decimal& value = e.value;
 
   if (req.command == Command::kCas) {
     op->kind = ReplyKind::kCas;

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "backend/exptime.h"
+#include "backend/redis_args.h"
 #include "backend/scripts.h"
 #include "backend/translator.h"
 #include "protocol/binary.h"
@@ -16,14 +17,6 @@ using protocol::Command;
 namespace bin = protocol::binary;
 namespace op_code = protocol::binary::op;
 namespace st = protocol::binary::status;
-
-struct Decimal {
-  char buf[24];
-  size_t len = 0;
-  explicit Decimal(int64_t v) { len = std::to_chars(buf, buf + sizeof buf, v).ptr - buf; }
-  explicit Decimal(uint64_t v) { len = std::to_chars(buf, buf + sizeof buf, v).ptr - buf; }
-  std::string_view view() const { return {buf, len}; }
-};
 
 bool returnsKey(uint8_t opcode) {
   return opcode == op_code::kGetK || opcode == op_code::kGetKQ || opcode == op_code::kGatK ||
@@ -51,22 +44,9 @@ void Translator::sendBinaryIncr(const protocol::Request& req, int64_t now, Pendi
   storeBigEndian64(op->cas, cas);
   char expected[8];
   storeBigEndian64(req.cas_unique, expected);
-  const Expiry e = convertExptime(req.exptime, now);
-  Decimal value(e.value);
-  std::string_view mode;
-  switch (e.kind) {
-    case ExpiryKind::kNever:
-      break;
-    case ExpiryKind::kRelative:
-      mode = "EX";
-      break;
-    case ExpiryKind::kAbsolute:
-      mode = "EXAT";
-      break;
-    case ExpiryKind::kExpired:
-      mode = "DEL";
-      break;
-  }
+  const RedisExpiry e = redisExpiry(req.exptime, now);
+  const std::string_view mode = e.mode;
+  const Decimal& value = e.value;
   args_.assign({{"1"},
                 keyArg(req.key),
                 {delta.view()},

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "backend/exptime.h"
+#include "backend/redis_args.h"
 #include "backend/scripts.h"
 #include "backend/translator.h"
 #include "protocol/base64.h"
@@ -23,32 +24,6 @@ namespace reply = protocol::reply;
 
 constexpr std::string_view kNonNumeric =
     "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n";
-
-struct Number {
-  char buf[24];
-  size_t len = 0;
-  explicit Number(int64_t v) { len = std::to_chars(buf, buf + sizeof buf, v).ptr - buf; }
-  std::string_view view() const { return {buf, len}; }
-};
-
-// The Redis spelling of an exptime: a mode for the scripts' store()/expire() and its value.
-struct RedisExpiry {
-  std::string_view mode;  // "" / "PERSIST" (never), "EX", "EXAT", "DEL"
-  Number value{0};
-};
-
-RedisExpiry redisExpiry(int64_t exptime, int64_t now, bool persist_word) {
-  const Expiry e = convertExptime(exptime, now);
-  RedisExpiry r;
-  r.value = Number(e.value);
-  switch (e.kind) {
-    case ExpiryKind::kNever: r.mode = persist_word ? "PERSIST" : ""; break;
-    case ExpiryKind::kRelative: r.mode = "EX"; break;
-    case ExpiryKind::kAbsolute: r.mode = "EXAT"; break;
-    case ExpiryKind::kExpired: r.mode = "DEL"; break;
-  }
-  return r;
-}
 
 // Remaining seconds an exptime leaves, as a t token shows them (-1: never expires).
 int64_t remainingSeconds(int64_t exptime, int64_t now) {
@@ -238,9 +213,9 @@ bool Translator::startMeta(const protocol::Request& req, int64_t now, PendingOp*
   if (mode == 'A' || mode == 'P' || f.has('C')) {
     op->kind = ReplyKind::kMetaSetScript;
     char want[8];
-    Number limit0(static_cast<int64_t>(
+    Decimal limit0(static_cast<int64_t>(
         protocol::maxValueBytes(options_.item_size_max, key.size(), 0)));
-    Number limit1(static_cast<int64_t>(
+    Decimal limit1(static_cast<int64_t>(
         protocol::maxValueBytes(options_.item_size_max, key.size(), 1)));
     const char mode_text[1] = {mode};
     args_.assign({{"1"}, keyArg(key), {std::string_view(mode_text, 1)},
@@ -306,10 +281,10 @@ void Translator::sendMetaGetScript(PendingOp* op, const MetaFlags* f, CommandSin
       created = redisExpiry(n_before ? f->vivify_ttl : 0, m.now, false);
     }
   }
-  Number now(m.now);
-  Number recache(f->recache);
+  Decimal now(m.now);
+  Decimal recache(f->recache);
   // R compares the TTL a T token before it has set.
-  Number touched(f->has('T') && tokenBefore(m.tokens, 'T', 'R') ? m.ttl_touch : 0);
+  Decimal touched(f->has('T') && tokenBefore(m.tokens, 'T', 'R') ? m.ttl_touch : 0);
   const bool touched_first = f->has('T') && tokenBefore(m.tokens, 'T', 'R');
   char fresh[8];
   m.cas = cas_->next();
@@ -414,15 +389,15 @@ void Translator::finishMeta(const PendingOp& op, const redisReply* r, std::strin
         }
         out->append(" exp=");
         // The remaining TTL, as memcached prints it since 1.6.19 (1.6.18 printed it negated).
-        out->append(Number(item.ttl < 0 ? -1 : item.ttl).view());
+        out->append(Decimal(item.ttl < 0 ? -1 : item.ttl).view());
         out->append(" la=");
-        out->append(Number(item.idle).view());
+        out->append(Decimal(item.idle).view());
         out->append(" cas=");
         out->append(std::to_string(item.cas));
         out->append(item.fetched ? " fetch=yes cls=" : " fetch=no cls=");
-        out->append(Number(cls).view());
+        out->append(Decimal(static_cast<int64_t>(cls)).view());
         out->append(" size=");
-        out->append(Number(static_cast<int64_t>(total)).view());
+        out->append(Decimal(static_cast<int64_t>(total)).view());
         out->append("\r\n");
         return;
       }
