@@ -35,10 +35,18 @@ step() {  # step NAME COMMAND...: runs one step, records its result, returns its
   return "$rc"
 }
 
-run_ctest() {  # run_ctest BUILD_DIR [ctest args...]
+run_ctest() {  # run_ctest BUILD_DIR [ctest args...]; keeps the output in BUILD_DIR/ctest.log
   local dir="$1"
   shift
-  ctest --test-dir "$dir" --output-on-failure --timeout 1500 "$@"
+  ctest --test-dir "$dir" --output-on-failure --timeout 1500 "$@" 2>&1 | tee "$dir/ctest.log"
+  return "${PIPESTATUS[0]}"
+}
+
+# The failing tests' names and reasons, repeated in the summary: CI shows only the end of
+# the output, and the ctest log of a failed suite is thousands of lines above it.
+failed_tests() {  # failed_tests LOG...
+  grep -h -E '^(FAILED|ERROR) |\*\*\*(Failed|Timeout|Exception)|^[0-9]+% tests passed|ERROR: AddressSanitizer|runtime error:' \
+    "$@" 2>/dev/null | cut -c1-300 | head -40
 }
 
 # Sanitizer settings for everything the ASan build runs, the daemon under the Python suites
@@ -120,6 +128,8 @@ echo
 echo "==== test.sh summary ($((SECONDS - start))s)"
 printf '  %s\n' "${results[@]}"
 if ((${#failures[@]})); then
+  echo "---- failing tests (from build/*/ctest.log)"
+  failed_tests build/asan/ctest.log build/release/ctest.log
   echo "test.sh: FAILED: ${failures[*]}"
   exit 1
 fi
