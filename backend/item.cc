@@ -1,8 +1,8 @@
 #include "backend/item.h"
 
-#include <openssl/evp.h>
-
 #include <random>
+
+#include "backend/sha1.h"
 
 namespace mcbridge::backend {
 
@@ -60,9 +60,7 @@ ItemView decodeItem(std::string_view raw) {
 }
 
 uint64_t foreignCas(std::string_view raw) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(raw.data(), raw.size(), md, &len, EVP_sha1(), nullptr);
+  const Sha1Digest md = sha1(raw);
   uint64_t cas = 0;
   for (int i = 0; i < 8; ++i) cas = (cas << 8) | md[i];
   return cas | (uint64_t{1} << 63);

@@ -1,6 +1,6 @@
 #include "backend/scripts.h"
 
-#include <openssl/evp.h>
+#include "backend/sha1.h"
 
 namespace mcbridge::backend {
 namespace {
@@ -190,19 +190,6 @@ return 1
 )lua";
 
 #undef MCBRIDGE_LUA_PRELUDE
-
-std::string sha1Hex(std::string_view body) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(body.data(), body.size(), md, &len, EVP_sha1(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 15]);
-  }
-  return out;
-}
 
 std::array<ScriptInfo, kScriptCount> makeScripts() {
   std::array<ScriptInfo, kScriptCount> s;
