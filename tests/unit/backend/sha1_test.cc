@@ -17,8 +17,7 @@ TEST_CASE("sha1: FIPS 180 test vectors", "[sha1]") {
   CHECK(sha1Hex(std::string(1000000, 'a')) == "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
 }
 
-TEST_CASE("sha1: the same digest as OpenSSL for every length around the block edges",
-          "[sha1]") {
+TEST_CASE("sha1: the same digest as OpenSSL for every length around the block edges", "[sha1]") {
   std::mt19937 rng(7);
   std::string data;
   for (size_t len = 0; len <= 300; ++len) {
