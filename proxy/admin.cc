@@ -1,6 +1,5 @@
 #include "proxy/admin.h"
 
-#include <httplib.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -16,8 +15,7 @@
 namespace mcbridge::proxy {
 namespace {
 
-void metric(std::string* out, std::string_view name, std::string_view type,
-            std::string_view help) {
+void metric(std::string* out, std::string_view name, std::string_view type, std::string_view help) {
   out->append("# HELP mcbridge_").append(name).append(" ").append(help).append("\n");
   out->append("# TYPE mcbridge_").append(name).append(" ").append(type).append("\n");
 }
@@ -58,16 +56,15 @@ void appendClusterMetrics(Server& server, std::string* out) {
   metric(out, "redis_node_latency_seconds_sum", "counter", "Round-trip time to the node, summed.");
   metric(out, "redis_node_latency_seconds_count", "counter", "Round trips to the node.");
   for (const backend::ClusterStats::Node& n : cs.nodes) {
-    std::string labels = "node=\"" + n.address + "\",role=\"" +
-                         (n.primary ? "primary" : "other") + "\"";
+    std::string labels =
+        "node=\"" + n.address + "\",role=\"" + (n.primary ? "primary" : "other") + "\"";
     sample(out, "redis_node_up", labels,
            n.links == 0 ? 0.0 : static_cast<double>(n.connected) / static_cast<double>(n.links));
     sample(out, "redis_node_commands_total", labels, static_cast<double>(n.commands));
     sample(out, "redis_node_errors_total", labels, static_cast<double>(n.errors));
     sample(out, "redis_node_latency_seconds_sum", labels,
            static_cast<double>(n.latency_us_sum) / 1e6);
-    sample(out, "redis_node_latency_seconds_count", labels,
-           static_cast<double>(n.latency_count));
+    sample(out, "redis_node_latency_seconds_count", labels, static_cast<double>(n.latency_count));
   }
 }
 
@@ -91,7 +88,7 @@ std::string renderMetrics(Server& server) {
     labels.append(protocol::commandName(static_cast<protocol::Command>(i))).append("\"");
     sample(&out, "server_errors_total", labels, static_cast<double>(total.server_errors[i].get()));
   }
-#define MCBRIDGE_EXPORT_COUNTER(name)                                             \
+#define MCBRIDGE_EXPORT_COUNTER(name)                                            \
   metric(&out, #name "_total", "counter", "memcached stats counter " #name "."); \
   sample(&out, #name "_total", "", static_cast<double>(total.name.get()));
   MCBRIDGE_COUNTERS(MCBRIDGE_EXPORT_COUNTER)
@@ -100,8 +97,7 @@ std::string renderMetrics(Server& server) {
   sample(&out, "curr_connections", "", static_cast<double>(t.curr_connections));
   metric(&out, "backend_up", "gauge",
          "1 when every worker's Redis connection is up and answered its last PING.");
-  sample(&out, "backend_up", "",
-         t.ready_workers == server.workers().size() ? 1.0 : 0.0);
+  sample(&out, "backend_up", "", t.ready_workers == server.workers().size() ? 1.0 : 0.0);
   metric(&out, "reply_bytes_expected", "gauge",
          "Reply bytes expected from the commands at Redis (flow control).");
   sample(&out, "reply_bytes_expected", "",
@@ -163,34 +159,27 @@ void AdminServer::start(const std::string& address) {
   if (port < 0 || port > 65535) {
     throw config::ConfigError("invalid --admin '" + address + "': bad port");
   }
-  http_ = std::make_unique<httplib::Server>();
   Server* server = server_;
-  http_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("ok\n", "text/plain");
-  });
-  http_->Get("/readyz", [server](const httplib::Request&, httplib::Response& res) {
-    for (const auto& w : server->workers()) {
-      if (!w->ready()) {
-        res.status = 503;
-        res.set_content("redis not ready\n", "text/plain");
-        return;
+  http_ = std::make_unique<HttpServer>([server](std::string_view path) -> HttpResponse {
+    if (path == "/healthz") return {200, "text/plain", "ok\n"};
+    if (path == "/readyz") {
+      for (const auto& w : server->workers()) {
+        if (!w->ready()) return {503, "text/plain", "redis not ready\n"};
       }
+      return {200, "text/plain", "ready\n"};
     }
-    res.set_content("ready\n", "text/plain");
+    if (path == "/metrics") return {200, "text/plain; version=0.0.4", renderMetrics(*server)};
+    return {404, "text/plain", "not found\n"};
   });
-  http_->Get("/metrics", [server](const httplib::Request&, httplib::Response& res) {
-    res.set_content(renderMetrics(*server), "text/plain; version=0.0.4");
-  });
-  if (!http_->bind_to_port(host.c_str(), port)) {
-    throw config::ConfigError("cannot listen on --admin " + address);
+  if (std::string error = http_->start(host, port); !error.empty()) {
+    http_.reset();
+    throw config::ConfigError("cannot listen on --admin " + address + ": " + error);
   }
-  thread_ = std::thread([this] { http_->listen_after_bind(); });
   spdlog::info("admin endpoint on http://{}/ (metrics, healthz, readyz)", address);
 }
 
 void AdminServer::stop() {
   if (http_) http_->stop();
-  if (thread_.joinable()) thread_.join();
 }
 
 }  // namespace mcbridge::proxy

@@ -1,16 +1,13 @@
 // The admin HTTP endpoint (--admin HOST:PORT): /metrics (Prometheus text), /healthz (the process
 // is alive), /readyz (every worker's Redis connection is up and answered its last PING).
-// Runs on its own thread (cpp-httplib) and only reads counters: it never touches the request
-// path.
+// Runs on its own thread (proxy/http_server.h) and only reads counters: it never touches the
+// request path.
 #pragma once
 
 #include <memory>
 #include <string>
-#include <thread>
 
-namespace httplib {
-class Server;
-}
+#include "proxy/http_server.h"
 
 namespace mcbridge::proxy {
 
@@ -27,8 +24,7 @@ class AdminServer {
 
  private:
   Server* server_;
-  std::unique_ptr<httplib::Server> http_;
-  std::thread thread_;
+  std::unique_ptr<HttpServer> http_;
 };
 
 // The /metrics body (Prometheus text exposition format 0.0.4).

@@ -11,7 +11,7 @@ BUILD_PACKAGES=(
   # toolchain and build
   build-essential cmake pkg-config clang-14 libclang-rt-14-dev
   # libraries
-  libuv1-dev libhiredis-dev libspdlog-dev libssl-dev libcli11-dev libcpp-httplib-dev
+  libuv1-dev libhiredis-dev libspdlog-dev libssl-dev libcli11-dev
   catch2 libbenchmark-dev
   # servers and clients the tests and benchmarks run
   redis-server redis-tools memcached libmemcached-tools nutcracker
@@ -24,7 +24,7 @@ BUILD_PACKAGES=(
   # tools the scripts use
   openssl curl netcat-openbsd procps ca-certificates
 )
-RUNTIME_PACKAGES=(libuv1 libhiredis0.14 libspdlog1.10 libfmt9 libssl3 libstdc++6 libcpp-httplib0.11 ca-certificates curl)
+RUNTIME_PACKAGES=(libuv1 libhiredis0.14 libspdlog1.10 libfmt9 libssl3 libstdc++6 ca-certificates curl)
 
 usage() {
   echo "usage: $0 [--runtime-only]"
