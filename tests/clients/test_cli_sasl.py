@@ -4,48 +4,24 @@ configuration of Google's App Engine flexible samples), PHP Memcached (OPT_BINAR
 setSaslAuthData), Ruby Dalli and memjs with credentials. Wrong credentials read and write
 nothing."""
 
-import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pylibmc
 import pytest
 
-import sasl_servers
-import servers
+import clienttools
 from servers import RawConn
 
-USERS = {"appuser": "s3cret-pass", "other": "pw"}
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 
 
-@pytest.fixture(scope="module")
-def auth_dir():
-    d = sasl_servers.AuthDir(USERS)
-    try:
-        yield d
-    finally:
-        d.cleanup()
-
-
 @pytest.fixture(scope="module", params=["mcbridge", "memcached"])
-def sasl_target(request, auth_dir):
-    started = []
-    try:
-        if request.param == "mcbridge":
-            r = servers.start_redis()
-            started.append(r)
-            p = sasl_servers.start_mcbridge_auth(r.port, auth_dir)
-        else:
-            p = sasl_servers.start_memcached_sasl(auth_dir)
-        started.append(p)
-        yield request.param, p.port
-    finally:
-        for p in reversed(started):
-            p.stop()
+def sasl_target(request):
+    """(name, port) of a server requiring sasl_servers.USERS (conftest.py's session ones)."""
+    return request.param, request.getfixturevalue(f"sasl_{request.param}_srv").port
 
 
 def pylibmc_client(port, user="appuser", password="s3cret-pass"):
@@ -116,19 +92,13 @@ echo json_encode($out);
 
 
 def test_php_memcached_binary_sasl(sasl_target):
-    php = shutil.which("php")
-    assert php, "php-cli is not installed (scripts/install-deps.sh)"
+    php = clienttools.require("php", "php-cli")
     _, port = sasl_target
-    p = subprocess.run([php, "-r", PHP_SCRIPT, "--", str(port), "appuser", "s3cret-pass"],
-                       capture_output=True, timeout=60)
-    assert p.returncode == 0, p.stderr
-    out = json.loads(p.stdout)
+    out = clienttools.run_json([php, "-r", PHP_SCRIPT, "--", port, "appuser", "s3cret-pass"])
     assert out == {"set": True, "get": "php value", "add_existing": False, "multi": True,
                    "getmulti": {"php:a": "A", "php:b": "B"}, "incr": 10, "incr2": 15,
                    "delete": True, "result": 0}
-    bad = subprocess.run([php, "-r", PHP_SCRIPT, "--", str(port), "appuser", "nope"],
-                         capture_output=True, timeout=60)
-    out = json.loads(bad.stdout)
+    out = clienttools.run_json([php, "-r", PHP_SCRIPT, "--", port, "appuser", "nope"])
     assert out["set"] is False and out["get"] is False
 
 
@@ -162,12 +132,8 @@ puts JSON.generate(out)
 
 
 def run_ruby(port, user, password):
-    ruby = shutil.which("ruby")
-    assert ruby, "ruby / ruby-dalli are not installed (scripts/install-deps.sh)"
-    p = subprocess.run([ruby, "-e", RUBY_SCRIPT, str(port), user, password],
-                       capture_output=True, timeout=60)
-    assert p.returncode == 0, p.stderr
-    return json.loads(p.stdout.splitlines()[-1])
+    ruby = clienttools.require("ruby", "ruby ruby-dalli")
+    return clienttools.run_json([ruby, "-e", RUBY_SCRIPT, port, user, password])
 
 
 def test_dalli_with_credentials(sasl_target):
@@ -185,12 +151,9 @@ def test_dalli_wrong_password(sasl_target):
     assert "error" in out and "get" not in out
 
 
-def test_dalli_without_credentials(target):
+def test_dalli_without_credentials(port):
     """Dalli 3.0 (Debian's) speaks the binary protocol; here against the servers without
-    authentication (the clients suite's session mcbridge and memcached)."""
-    _, port = target
-    with RawConn(port) as c:
-        assert c.request(b"flush_all\r\n") == b"OK\r\n"
+    authentication (the clients suite's session mcbridge and memcached, emptied first)."""
     out = run_ruby(port, "", "")
     assert out["set"] is True and out["get"] == {"a": [1, 2]} and out["incr2"] == 8
     assert out["after_cas"] == "plain!" and out["version"] == "1.6.18"
@@ -228,10 +191,7 @@ def run_node(port, user, password):
     assert (modules / "memjs").is_dir(), \
         "memjs is not installed: run scripts/install-deps.sh (npm install into .npm-deps/)"
     env = dict(os.environ, NODE_PATH=str(modules))
-    p = subprocess.run([node, "-e", NODE_SCRIPT, str(port), user, password],
-                       capture_output=True, timeout=60, env=env)
-    assert p.returncode == 0, p.stderr
-    return json.loads(p.stdout.splitlines()[-1])
+    return clienttools.run_json([node, "-e", NODE_SCRIPT, port, user, password], env=env)
 
 
 def test_memjs_sasl(sasl_target):

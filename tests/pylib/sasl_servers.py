@@ -11,6 +11,9 @@ import tempfile
 
 import servers
 
+# The users of the auth tests (tests/clients/conftest.py's sasl_* fixtures).
+USERS = {"appuser": "s3cret-pass", "other": "pw"}
+
 
 class AuthDir:
     """A world-readable temporary directory (memcached runs as nobody under root) with the
