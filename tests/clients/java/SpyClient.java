@@ -329,6 +329,8 @@ public final class SpyClient {
       tooBigExisting(c, c);
     }
 
+    pipelined(c);
+
     p("versions", () -> new TreeSet<>(c.getVersions().values()));
     p("stats.has", () -> {
       Map<String, String> s = c.getStats().values().iterator().next();
@@ -391,6 +393,65 @@ public final class SpyClient {
   private static MemcachedClient client(ConnectionFactoryBuilder b, int port) throws Exception {
     return new MemcachedClient(
         b.build(), Collections.singletonList(new InetSocketAddress("127.0.0.1", port)));
+  }
+
+  /** Many requests queued before any reply is read (spymemcached writes them back to back and
+   * merges queued gets into one multi-get), and multi-gets whose replies are far larger than
+   * one read: replies must come back complete and in order. */
+  private static void pipelined(MemcachedClient c) throws Exception {
+    List<OperationFuture<Boolean>> sets = new ArrayList<>();
+    for (int i = 0; i < 500; i++) {
+      sets.add(c.set("p:" + i, 0, "v" + i + "w".repeat(i % 100)));
+    }
+    List<java.util.concurrent.Future<Object>> gets = new ArrayList<>();
+    List<java.util.concurrent.Future<Long>> incrs = new ArrayList<>();
+    c.set("p:ctr", 0, "0");
+    for (int i = 0; i < 500; i++) {
+      gets.add(c.asyncGet("p:" + (i * 7) % 600));
+      if (i % 5 == 0) {
+        incrs.add(c.asyncIncr("p:ctr", i));
+      }
+    }
+    p("pipe.sets", () -> {
+      StringBuilder sb = new StringBuilder();
+      for (OperationFuture<Boolean> f : sets) {
+        sb.append(st(f)).append(';');
+      }
+      return sb.toString();
+    });
+    p("pipe.gets", () -> {
+      StringBuilder sb = new StringBuilder();
+      for (java.util.concurrent.Future<Object> f : gets) {
+        sb.append(fmt(f.get())).append(';');
+      }
+      return sb.toString();
+    });
+    p("pipe.incrs", () -> {
+      StringBuilder sb = new StringBuilder();
+      for (java.util.concurrent.Future<Long> f : incrs) {
+        sb.append(f.get()).append(';');
+      }
+      return sb.toString();
+    });
+    List<String> bigKeys = new ArrayList<>();
+    for (int i = 0; i < 12; i++) {
+      String k = "pbig:" + i;
+      bigKeys.add(k);
+      c.set(k, 0, randomBytes(500 * 1024, 100 + i));
+    }
+    bigKeys.add("nope");
+    p("pipe.bigBulk", () -> c.getBulk(bigKeys));
+    List<java.util.concurrent.Future<Object>> bigGets = new ArrayList<>();
+    for (String k : bigKeys) {
+      bigGets.add(c.asyncGet(k));
+    }
+    p("pipe.bigGets", () -> {
+      StringBuilder sb = new StringBuilder();
+      for (java.util.concurrent.Future<Object> f : bigGets) {
+        sb.append(fmt(f.get())).append(';');
+      }
+      return sb.toString();
+    });
   }
 
   private static void textOnly(MemcachedClient c) throws Exception {
