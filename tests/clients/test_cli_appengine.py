@@ -13,17 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from servers import RawConn, wait_for
+from servers import raw_get, wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "clients" / "python"))
 
 from mcbridge_appengine import memcache, namespace_manager  # noqa: E402
-
-
-def raw_get(port, key):
-    with RawConn(port) as c:
-        c.send(b"get " + key + b"\r\n")
-        return c.read_get_reply()
 
 
 @pytest.fixture

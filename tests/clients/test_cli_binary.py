@@ -1,12 +1,10 @@
 """Binary protocol clients without credentials: libmemcached's memccapable -b and pylibmc with
 binary=True, against mcbridge and (to prove the assertions) a real memcached 1.6.18."""
 
-import re
-import shutil
-import subprocess
-
 import pylibmc
 import pytest
+
+import clienttools
 
 EXPECTED_TESTS = [
     "noop", "quit", "quitq", "set", "setq", "flush", "flushq", "add", "addq", "replace",
@@ -16,20 +14,7 @@ EXPECTED_TESTS = [
 
 
 def test_memccapable_binary(port):
-    exe = shutil.which("memccapable")
-    assert exe, "memccapable (libmemcached-tools) is not installed"
-    try:
-        p = subprocess.run([exe, "-h", "127.0.0.1", "-p", str(port), "-b"],
-                           capture_output=True, timeout=120)
-    except subprocess.TimeoutExpired as e:
-        pytest.fail(f"memccapable hung; output so far: {e.stdout!r}", pytrace=False)
-    out = p.stdout.decode("utf-8", "replace") + p.stderr.decode("utf-8", "replace")
-    results = dict(re.findall(r"^binary (.+?)\s+\[(\w+)\]\s*$", out, re.M))
-    failed = {k: v for k, v in results.items() if v != "pass"}
-    assert not failed, f"memccapable failures: {failed}\n{out}"
-    assert sorted(results) == sorted(EXPECTED_TESTS), out
-    assert "All tests passed" in out, out
-    assert p.returncode == 0, out
+    clienttools.run_memccapable(port, "binary", EXPECTED_TESTS)
 
 
 BEHAVIORS = [

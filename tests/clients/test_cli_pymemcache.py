@@ -7,19 +7,13 @@ from pymemcache import serde
 from pymemcache.client.base import Client
 from pymemcache.exceptions import MemcacheClientError, MemcacheServerError
 
-from servers import RawConn
+from servers import raw_get
 
 
 def client(port, **kw):
     kw.setdefault("connect_timeout", 5)
     kw.setdefault("timeout", 5)
     return Client(("127.0.0.1", port), **kw)
-
-
-def raw_get(port, key: bytes) -> bytes:
-    with RawConn(port) as c:
-        c.send(b"get " + key + b"\r\n")
-        return c.read_get_reply()
 
 
 def test_pickle_serde_types(port):

@@ -3,7 +3,7 @@
 import memcache
 import pytest
 
-from servers import RawConn
+from servers import raw_get
 
 
 class Point:
@@ -19,9 +19,7 @@ def client(port, **kw):
 
 
 def raw_value_line(port, key: bytes) -> bytes:
-    with RawConn(port) as c:
-        c.send(b"get " + key + b"\r\n")
-        return c.read_get_reply().split(b"\r\n")[0]
+    return raw_get(port, key).split(b"\r\n")[0]
 
 
 @pytest.fixture

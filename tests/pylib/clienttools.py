@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -86,3 +87,22 @@ class BuildDir:
     def cleanup(self) -> None:
         if not os.environ.get("MCBRIDGE_KEEP_LOGS"):
             shutil.rmtree(self.path, ignore_errors=True)
+
+
+def run_memccapable(port: int, mode: str, expected: list) -> None:
+    """libmemcached's memccapable -a (mode "ascii") or -b ("binary"): every test in `expected`
+    ran and passed, and nothing else ran."""
+    exe = require("memccapable", "libmemcached-tools")
+    flag = {"ascii": "-a", "binary": "-b"}[mode]
+    try:
+        p = subprocess.run([exe, "-h", "127.0.0.1", "-p", str(port), flag],
+                           capture_output=True, timeout=120)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"memccapable hung; output so far: {e.stdout!r}", pytrace=False)
+    out = p.stdout.decode("utf-8", "replace") + p.stderr.decode("utf-8", "replace")
+    results = dict(re.findall(rf"^{mode} (.+?)\s+\[(\w+)\]\s*$", out, re.M))
+    failed = {k: v for k, v in results.items() if v != "pass"}
+    assert not failed, f"memccapable failures: {failed}\n{out}"
+    assert sorted(results) == sorted(expected), out
+    assert "All tests passed" in out, out
+    assert p.returncode == 0, out

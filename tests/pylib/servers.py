@@ -6,6 +6,7 @@
   here is also killed at interpreter exit (atexit), so a failing test never leaks servers.
 * RawConn                          - raw-socket memcached text client: send bytes, read
   until a terminator count / an idle gap / EOF / RST.
+* raw_get(port, key)               - the raw reply to one `get` on a fresh connection.
 * resp(port, *args)                - one raw RESP command against Redis (no redis-py needed).
 * mcbridge_binary()                - where the daemon under test is (MCBRIDGE_BIN, or the
   newest build*/mcbridge of the repo).
@@ -431,6 +432,13 @@ class RawConn:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def raw_get(port: int, key: bytes) -> bytes:
+    """The complete reply to `get <key>` on a fresh connection (VALUE block(s) and END)."""
+    with RawConn(port) as c:
+        c.send(b"get " + key + b"\r\n")
+        return c.read_get_reply()
 
 
 # --------------------------------------------------------------------------- RESP
