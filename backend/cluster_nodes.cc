@@ -68,9 +68,10 @@ void ClusterRouter::sendTo(Request* r, int node, bool asking) {
   }
   // MGETs merge per slot on the node's connection (a merged MGET must stay in one slot); in
   // standalone mode all of them may merge. A bulk one (flow control: a large reply expected)
-  // never merges.
+  // never merges, nor one retried after TRYAGAIN or split per key for it (merged again, the
+  // MGET could span both nodes of a migrating slot again).
   uint32_t group = RedisConnection::kNoMerge;
-  if (r->route.bulk) {
+  if (r->route.bulk || r->no_merge || r->retries > 0) {
     group = RedisConnection::kNoMerge;
   } else if (mode_ == Mode::kStandalone) {
     group = 0;

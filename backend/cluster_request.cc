@@ -62,6 +62,15 @@ void ClusterRouter::Request::onRedisReply(const redisReply* reply) {
           on_replica && (startsWith(reply, "LOADING") || startsWith(reply, "MASTERDOWN") ||
                          startsWith(reply, "READONLY"));
       if (tryagain) r->tryagain_.add();
+      if (tryagain && route.kind == Route::Kind::kKeys && route.key_count > 1 && !on_replica &&
+          now < deadline) {
+        // A multi-key command on a migrating slot whose keys are not all on one node: Redis
+        // refuses it until the migration ends, but serves each key alone.
+        r->sendSplit(route, args, SplitTarget{target, parent, part}, deadline, /*per_key=*/true);
+        done = true;  // its sender is answered by the parts now
+        r->release(this);
+        return;
+      }
       if (clusterdown) {
         r->clusterdown_.add();
         r->requestRefresh();
@@ -126,6 +135,7 @@ ClusterRouter::Request* ClusterRouter::newRequest(const Route& route,
   r->done = false;
   r->watched = false;
   r->waiting = false;
+  r->no_merge = false;
   return r;
 }
 

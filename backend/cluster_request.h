@@ -34,6 +34,7 @@ class ClusterRouter::Request final : public RedisCompletion {
   bool done = false;         // the sender has its answer
   bool watched = false;      // in router->watched_
   bool waiting = false;      // held or backing off; dispatched by the router's tick
+  bool no_merge = false;     // a part of a per-key split: never merged into a larger MGET
 
   void assign(std::span<const RedisArg> a) {
     size_t total = 0;

@@ -73,7 +73,8 @@ void ClusterRouter::dispatch(Request* r) {
       const uint16_t first = keySlot(r->args[r->route.first_key]);
       for (uint32_t i = 1; i < r->route.key_count; ++i) {
         if (keySlot(r->args[r->route.first_key + i]) != first) {
-          sendSplit(r->route, r->args, r->target);
+          sendSplit(r->route, r->args, SplitTarget{r->target, r->parent, r->part}, r->deadline,
+                    /*per_key=*/false);
           r->done = true;  // its sender is answered by the parts now
           release(r);
           return;

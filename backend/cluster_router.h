@@ -17,6 +17,10 @@
 //
 // Multi-key commands (Route::kKeys) are split per slot, the parts sent in the same loop turn and
 // their replies joined in key order. MGETs of one slot still merge on their node's connection.
+// A multi-key command answered TRYAGAIN (its slot is migrating and its keys are split between
+// the two nodes, or missing on the target: Redis says so until the migration ends) is split
+// again, one command per key, which the nodes serve at once (ASK for the moved keys). Commands
+// retried or split that way never merge (a merged MGET could span both nodes again).
 //
 // Topology refreshes: after a MOVED, after a failure on a node, every refresh_interval while
 // healthy and every refresh_min_interval while some slot has no reachable primary; one at a
@@ -105,7 +109,16 @@ class ClusterRouter final : public Router {
   int nodeId(const std::string& address);  // creates and starts the link on first use
   Request* newRequest(const Route& route, std::span<const RedisArg> args, uint16_t slot,
                       Clock::time_point deadline);
-  void sendSplit(const Route& route, std::span<const RedisArg> args, RedisCompletion* completion);
+  // Who a split command's joined reply goes to: the sender's completion, or a part of a parent
+  // split (a part split again per key).
+  struct SplitTarget {
+    RedisCompletion* completion = nullptr;
+    Multi* parent = nullptr;
+    size_t part = 0;
+  };
+  // Sends a multi-key command as one part per slot, or with `per_key` one part per key.
+  void sendSplit(const Route& route, std::span<const RedisArg> args, SplitTarget to,
+                 Clock::time_point deadline, bool per_key);
   void dispatch(Request* r);
   void sendTo(Request* r, int node, bool asking);
   void hold(Request* r, Clock::time_point until);

@@ -43,13 +43,17 @@ void ClusterRouter::Multi::partFailure(RedisFailure f) {
 void ClusterRouter::Multi::finishPart() {
   if (--pending > 0) return;
   if (failed_) {
-    target_->onRedisFailure(failure_);
+    if (to_.parent != nullptr) {
+      to_.parent->partFailure(failure_);
+    } else {
+      to_.completion->onRedisFailure(failure_);
+    }
   } else if (errored_) {
     redisReply e{};
     e.type = REDIS_REPLY_ERROR;
     e.str = error_.data();
     e.len = error_.size();
-    target_->onRedisReply(&e);
+    deliver(&e);
   } else {
     std::vector<redisReply> replies(elems_.size());
     std::vector<redisReply*> pointers(elems_.size());
@@ -66,28 +70,39 @@ void ClusterRouter::Multi::finishPart() {
     array.type = REDIS_REPLY_ARRAY;
     array.elements = elems_.size();
     array.element = pointers.data();
-    target_->onRedisReply(&array);
+    deliver(&array);
   }
   delete this;
 }
 
-void ClusterRouter::sendSplit(const Route& route, std::span<const RedisArg> args,
-                              RedisCompletion* completion) {
-  // Group the keys by slot, keeping their order within each group.
+void ClusterRouter::Multi::deliver(const redisReply* reply) {
+  if (to_.parent != nullptr) {
+    to_.parent->partReply(to_.part, reply);
+  } else {
+    to_.completion->onRedisReply(reply);
+  }
+}
+
+void ClusterRouter::sendSplit(const Route& route, std::span<const RedisArg> args, SplitTarget to,
+                              Clock::time_point deadline, bool per_key) {
+  // Group the keys by slot (or one group per key), keeping their order within each group.
   std::vector<std::pair<uint16_t, uint32_t>> order(route.key_count);
   for (uint32_t i = 0; i < route.key_count; ++i) {
     order[i] = {keySlot(args[route.first_key + i]), i};
   }
-  std::stable_sort(order.begin(), order.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  auto* multi = new Multi(completion, route.key_count);
+  if (!per_key) {
+    std::stable_sort(order.begin(), order.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+  }
+  auto* multi = new Multi(to, route.key_count);
   std::vector<std::pair<uint16_t, size_t>> groups;  // slot, first index into order
   for (size_t i = 0; i < order.size(); ++i) {
-    if (i == 0 || order[i].first != order[i - 1].first) groups.emplace_back(order[i].first, i);
+    if (per_key || i == 0 || order[i].first != order[i - 1].first) {
+      groups.emplace_back(order[i].first, i);
+    }
   }
   multi->pending = groups.size();
   multi->part_keys.resize(groups.size());
-  const auto deadline = Clock::now() + options_.request_timeout;
   std::vector<Request*> parts;
   std::vector<RedisArg> part_args;
   for (size_t g = 0; g < groups.size(); ++g) {
@@ -110,6 +125,7 @@ void ClusterRouter::sendSplit(const Route& route, std::span<const RedisArg> args
     part->parent = multi;
     part->part = g;
     part->slotted = true;
+    part->no_merge = per_key;
     parts.push_back(part);
   }
   for (Request* part : parts) dispatch(part);  // all in this loop turn

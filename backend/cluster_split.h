@@ -14,7 +14,7 @@ namespace mcbridge::backend {
 // order, copying them (each part's reply lives only during its callback).
 class ClusterRouter::Multi {
  public:
-  Multi(RedisCompletion* target, size_t nkeys) : target_(target), elems_(nkeys) {}
+  Multi(SplitTarget to, size_t nkeys) : to_(to), elems_(nkeys) {}
 
   std::vector<std::vector<uint32_t>> part_keys;  // key indices of each part
   size_t pending = 0;
@@ -32,8 +32,9 @@ class ClusterRouter::Multi {
   };
 
   void finishPart();
+  void deliver(const redisReply* reply);
 
-  RedisCompletion* target_;
+  SplitTarget to_;
   std::vector<Elem> elems_;
   bool failed_ = false;
   RedisFailure failure_ = RedisFailure::kDisconnected;

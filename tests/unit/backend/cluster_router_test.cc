@@ -331,6 +331,67 @@ TEST_CASE("a split script rewrites numkeys per part; a part's MOVED is followed"
   CHECK(r.elements == std::vector<std::string>{"F", "B"});
 }
 
+TEST_CASE("a multi-key command answered TRYAGAIN goes again one key at a time", "[cluster]") {
+  // A migrating slot whose keys are split between source and target: Redis refuses the
+  // multi-key command for as long as the migration lasts, but serves each key alone.
+  Cluster c;
+  c.startWithMap();
+  Result r;
+  // foo and {foo}x share c:1's slot 12182; mc:key1 is b:1's: the split is two parts, and the
+  // gat script's numkeys is rewritten for each.
+  c.router->send(Route::keys(3, 3, false, 2),
+                 {{"EVALSHA"}, {"sha"}, {"3"}, {"foo"}, {"mc:key1"}, {"{foo}x"}, {"EX"}, {"9"}},
+                 &r);
+  FakeLink& cc = c.link("c:1");
+  FakeLink& b = c.link("b:1");
+  REQUIRE(cc.sent.size() == 1);
+  CHECK(cc.sent[0].args ==
+        std::vector<std::string>{"EVALSHA", "sha", "2", "foo", "{foo}x", "EX", "9"});
+  cc.reply(Reply::error("TRYAGAIN Multiple keys request during rehashing of slot"));
+  // At once, no backoff: one command per key, never merged.
+  REQUIRE(cc.sent.size() == 2);
+  CHECK(cc.sent[0].args == std::vector<std::string>{"EVALSHA", "sha", "1", "foo", "EX", "9"});
+  CHECK(cc.sent[1].args == std::vector<std::string>{"EVALSHA", "sha", "1", "{foo}x", "EX", "9"});
+  CHECK(cc.sent[0].merge_group == RedisConnection::kNoMerge);
+  CHECK(cc.sent[1].merge_group == RedisConnection::kNoMerge);
+  // The moved key is asked of the target.
+  cc.reply(Reply::error("ASK 12182 d:1"));
+  cc.reply(Reply::array({Reply::string("X")}));
+  FakeLink& d = c.link("d:1");
+  REQUIRE(d.sent.size() == 2);
+  CHECK(d.sent[0].args == std::vector<std::string>{"ASKING"});
+  d.reply(Reply::status("OK"));
+  d.reply(Reply::array({Reply::string("F")}));
+  CHECK(r.calls == 0);
+  b.reply(Reply::array({Reply::nil()}));
+  REQUIRE(r.calls == 1);
+  CHECK(r.elements == std::vector<std::string>{"F", "nil", "X"});
+  CHECK(c.router->nodeAddress(c.router->slots().primary(12182)) == "c:1");  // ASK: map unchanged
+}
+
+TEST_CASE("a single-key MGET retried after TRYAGAIN does not merge again", "[cluster]") {
+  // Single-key MGETs of one slot merge on the node's connection; merged, they may span both
+  // nodes of a migrating slot and get TRYAGAIN together. Retried, each goes alone.
+  Cluster c;
+  c.startWithMap();
+  Result r1, r2;
+  c.router->send(Route::keys(1, 1, true), {{"MGET"}, {"foo"}}, &r1);
+  c.router->send(Route::keys(1, 1, true), {{"MGET"}, {"{foo}x"}}, &r2);
+  FakeLink& cc = c.link("c:1");
+  REQUIRE(cc.sent.size() == 2);
+  CHECK(cc.sent[0].merge_group == keySlot(std::string_view("foo")));
+  CHECK(cc.sent[1].merge_group == keySlot(std::string_view("foo")));
+  cc.reply(Reply::error("TRYAGAIN Multiple keys request during rehashing of slot"));
+  cc.reply(Reply::error("TRYAGAIN Multiple keys request during rehashing of slot"));
+  REQUIRE(c.loop.runUntil([&] { return cc.sent.size() == 2; }));
+  CHECK(cc.sent[0].merge_group == RedisConnection::kNoMerge);
+  CHECK(cc.sent[1].merge_group == RedisConnection::kNoMerge);
+  cc.reply(Reply::array({Reply::string("1")}));
+  cc.reply(Reply::array({Reply::string("2")}));
+  CHECK(r1.elements == std::vector<std::string>{"1"});
+  CHECK(r2.elements == std::vector<std::string>{"2"});
+}
+
 TEST_CASE("a failed part fails the whole multi-get once", "[cluster]") {
   Cluster c;
   c.startWithMap();
