@@ -3,9 +3,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
+#include "protocol/parse_util.h"
 #include "protocol/reply.h"
 #include "proxy/server.h"
 #include "proxy/worker.h"
@@ -156,6 +158,36 @@ void collectTotals(Server& server, Totals* t) {
   if (t->curr_connections < 0) t->curr_connections = 0;
 }
 
+void appendCachedump(std::string_view args, std::string* out) {
+  // memcached splits the line on single spaces and skips empty words; it needs two numbers.
+  std::string_view words[2];
+  size_t n = 0;
+  while (n < 2) {
+    args = trim(args);
+    if (args.empty()) break;
+    const size_t end = std::min(args.find(' '), args.size());
+    words[n++] = args.substr(0, end);
+    args.remove_prefix(end);
+  }
+  if (n < 2) {
+    out->append("CLIENT_ERROR bad command line\r\n");
+    return;
+  }
+  uint32_t slab_class = 0;
+  uint32_t limit = 0;
+  if (!protocol::internal::parseU32(words[0], &slab_class) ||
+      !protocol::internal::parseU32(words[1], &limit)) {
+    out->append("CLIENT_ERROR bad command line format\r\n");
+    return;
+  }
+  constexpr uint32_t kSlabClasses = 64;  // memcached's MAX_NUMBER_OF_SLAB_CLASSES
+  if (slab_class >= kSlabClasses) {
+    out->append("CLIENT_ERROR Illegal slab id\r\n");
+    return;
+  }
+  out->append(protocol::reply::kEnd);
+}
+
 void appendStats(Server& server, Worker& /*worker*/, std::string_view args, std::string* out) {
   args = trim(args);
   const std::string_view sub = args.substr(0, args.find(' '));
@@ -166,6 +198,7 @@ void appendStats(Server& server, Worker& /*worker*/, std::string_view args, std:
     out->append(protocol::reply::kReset);
     return;
   }
+  if (sub == "cachedump") return appendCachedump(args.substr(sub.size()), out);
   if (sub == "items" || sub == "slabs" || sub == "conns" || sub == "extstore") {
     out->append(protocol::reply::kEnd);
     return;

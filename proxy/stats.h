@@ -30,4 +30,10 @@ void collectTotals(Server& server, Totals* totals);
 // thread; reads other workers' counters (relaxed atomics).
 void appendStats(Server& server, Worker& worker, std::string_view args, std::string* out);
 
+// Appends the reply to `stats cachedump <class> <limit>` (`args`: the words after "cachedump"):
+// memcached 1.6.18's errors for missing or bad numbers and a class >= 64, else an empty dump
+// (END): mcbridge has no slab classes (`stats items` and `stats slabs` are empty too), and
+// libmemcached's memcached_dump (PHP Memcached::getAllKeys) fails on an ERROR.
+void appendCachedump(std::string_view args, std::string* out);
+
 }  // namespace mcbridge::proxy

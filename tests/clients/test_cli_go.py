@@ -52,3 +52,4 @@ def test_gomemcache_reference_values(gomc):
     assert res["get.binary"] == r'item(b, flags 0, "\x00\r\nEND\r\n\xff")'
     assert "SERVER_ERROR object too large for cache" in res["set.too.big"]
     assert res["get.after.too.big"] == 'error "memcache: cache miss"'
+    assert res["conc.problems"] == "map[]" and res["conc.ctr"] == 'item(conc:ctr, flags 0, "960")'

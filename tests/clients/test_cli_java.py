@@ -1,6 +1,7 @@
 """Java spymemcached (Debian's libspymemcached-java) against memcached 1.6.18 and mcbridge:
 java/SpyClient.java, compiled into a temporary directory, runs once (one JVM) against every
-server: text protocol, binary protocol, binary + SASL PLAIN (memcached -S vs mcbridge
+server: text protocol, binary protocol (both also with queued gets merged into multi-gets),
+binary + SASL PLAIN (memcached -S vs mcbridge
 --auth-file) and SASL with a wrong password. mcbridge (standalone Redis and Redis Cluster) must
 give the client exactly what memcached gives it, case by case; a few cases are also checked
 against fixed values so that agreement on a wrong answer cannot pass."""
@@ -15,6 +16,7 @@ import sasl_servers
 HERE = Path(__file__).resolve().parent
 JARS = ["/usr/share/java/spymemcached.jar"]
 TARGETS = ["mcbridge", "mcbridge-cluster"]
+KINDS = ["text", "binary", "text-opt", "binary-opt"]
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +37,7 @@ def spy(memcached_srv, mcbridge_srv, mcbridge_cluster_srv, sasl_memcached_srv,
         for name, plain, sasl in [("memcached", memcached_srv, sasl_memcached_srv),
                                   ("mcbridge", mcbridge_srv, sasl_mcbridge_srv),
                                   ("mcbridge-cluster", mcbridge_cluster_srv, None)]:
-            args += [f"{name}/text=text:{plain.port}", f"{name}/binary=binary:{plain.port}"]
+            args += [f"{name}/{kind}={kind}:{plain.port}" for kind in KINDS]
             if sasl:
                 args += [f"{name}/sasl=sasl:{sasl.port}:{user}:{password}",
                          f"{name}/saslbad=saslbad:{sasl.port}:{user}:{password}"]
@@ -46,7 +48,7 @@ def spy(memcached_srv, mcbridge_srv, mcbridge_cluster_srv, sasl_memcached_srv,
         build.cleanup()
 
 
-@pytest.mark.parametrize("kind", ["text", "binary"])
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("name", TARGETS)
 def test_spymemcached_same_as_memcached(spy, name, kind):
     clienttools.assert_same_results(spy, f"memcached/{kind}", f"{name}/{kind}")

@@ -13,6 +13,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
@@ -190,8 +191,49 @@ func run(port string) {
 	out("get.after.too.big", get(c, "near"))
 	out("get.after.error", get(c, "e3"))
 
+	concurrent(c)
+
 	out("deleteall", c.DeleteAll())
 	out("get.after.deleteall", get(c, "e3"))
+}
+
+// Goroutines sharing the client's connection pool (several connections at once): every one
+// reads back what it wrote, and a shared counter counts every increment.
+func concurrent(c *memcache.Client) {
+	out("conc.set.ctr", c.Set(&memcache.Item{Key: "conc:ctr", Value: []byte("0")}))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	problems := map[string]int{}
+	note := func(what string) {
+		mu.Lock()
+		problems[what]++
+		mu.Unlock()
+	}
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 60; i++ {
+				key := fmt.Sprintf("conc:%d:%d", g, i%7)
+				val := []byte(fmt.Sprintf("%d-%d-%s", g, i, strings.Repeat("z", (g*i)%3000)))
+				if err := c.Set(&memcache.Item{Key: key, Value: val, Flags: uint32(g)}); err != nil {
+					note("set " + err.Error())
+				}
+				it, err := c.Get(key)
+				if err != nil {
+					note("get " + err.Error())
+				} else if string(it.Value) != string(val) || it.Flags != uint32(g) {
+					note("get wrong value")
+				}
+				if _, err := c.Increment("conc:ctr", 1); err != nil {
+					note("incr " + err.Error())
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	out("conc.problems", fmt.Sprint(problems))
+	out("conc.ctr", get(c, "conc:ctr"))
 }
 
 func main() {

@@ -6,6 +6,7 @@
 // Arguments: <label>=<kind>:<port>[:<user>:<password>] ..., kind is
 //   text    ASCII protocol
 //   binary  binary protocol
+//   text-opt, binary-opt  the same with queued gets merged into multi-gets
 //   sasl    binary protocol with SASL PLAIN (AuthDescriptor + PlainCallbackHandler)
 //   saslbad the same with a wrong password (a second client with the right one checks that
 //           nothing was written)
@@ -47,7 +48,9 @@ public final class SpyClient {
       String[] lk = arg.split("=", 2);
       String[] parts = lk[1].split(":");
       label = lk[0];
-      String kind = parts[0];
+      // "-opt": spymemcached merges queued gets into multi-gets (setShouldOptimize).
+      boolean optimize = parts[0].endsWith("-opt");
+      String kind = parts[0].replace("-opt", "");
       int port = Integer.parseInt(parts[1]);
       boolean binary = !kind.equals("text");
       ConnectionFactoryBuilder b = new ConnectionFactoryBuilder()
@@ -55,6 +58,7 @@ public final class SpyClient {
                               : ConnectionFactoryBuilder.Protocol.TEXT)
           .setOpTimeout(kind.equals("saslbad") ? 1500 : 10000)
           .setFailureMode(FailureMode.Cancel)
+          .setShouldOptimize(optimize)
           .setDaemon(true);
       if (kind.startsWith("sasl")) {
         String password = kind.equals("saslbad") ? "wrong-" + parts[3] : parts[3];
