@@ -58,6 +58,7 @@ int ClusterRouter::nodeId(const std::string& address) {
 void ClusterRouter::sendTo(Request* r, int node, bool asking) {
   NodeLink* link = nodes_[static_cast<size_t>(node)]->link.get();
   r->outstanding = true;
+  r->node = node;
   if (asking) {
     // ASKING applies to the next command of the connection: the two go out back to back, and
     // the command does not merge with anything.
@@ -105,6 +106,15 @@ void ClusterRouter::sendToNode(const std::string& address, std::span<const Redis
                                RedisCompletion* completion) {
   const int node = mode_ == Mode::kStandalone || stopping_ ? seed_ : nodeId(address);
   nodes_[static_cast<size_t>(node)]->link->send(args, completion, RedisConnection::kNoMerge);
+}
+
+void ClusterRouter::suspect(int node, RedisFailure failure) {
+  if (failure != RedisFailure::kTimeout && failure != RedisFailure::kDisconnected) return;
+  nodes_[static_cast<size_t>(node)]->suspect_until = Clock::now() + options_.request_timeout;
+}
+
+bool ClusterRouter::skipped(const Request* r, int node) const {
+  return r->route.partial && Clock::now() < nodes_[static_cast<size_t>(node)]->suspect_until;
 }
 
 void ClusterRouter::updateReady() {

@@ -32,7 +32,7 @@ void ClusterRouter::Request::deliverReply(const redisReply* reply) {
 void ClusterRouter::Request::deliverFailure(RedisFailure failure) {
   done = true;
   if (parent != nullptr) {
-    parent->partFailure(failure);
+    parent->partFailure(part, failure);
   } else {
     target->onRedisFailure(failure);
   }
@@ -41,6 +41,7 @@ void ClusterRouter::Request::deliverFailure(RedisFailure failure) {
 void ClusterRouter::Request::onRedisReply(const redisReply* reply) {
   outstanding = false;
   ClusterRouter* r = router;
+  if (node >= 0) r->nodes_[static_cast<size_t>(node)]->suspect_until = {};  // it answers
   if (done) return r->release(this);
   if (reply->type == REDIS_REPLY_ERROR && (r->mode_ == Mode::kCluster || on_replica)) {
     const auto now = Clock::now();
@@ -49,9 +50,9 @@ void ClusterRouter::Request::onRedisReply(const redisReply* reply) {
       (redirect.ask ? r->ask_ : r->moved_).add();
       if (++redirects <= kMaxRedirects && now < deadline) {
         if (!redirect.ask) r->onMoved(redirect.slot, redirect.address);
-        const int node = r->nodeId(redirect.address);
+        const int to = r->nodeId(redirect.address);
         r->watch(this);
-        r->sendTo(this, node, redirect.ask);
+        r->sendTo(this, to, redirect.ask);
         return;
       }
     } else {
@@ -96,6 +97,7 @@ void ClusterRouter::Request::onRedisFailure(RedisFailure failure) {
   ClusterRouter* r = router;
   if (done) return r->release(this);
   if (failure != RedisFailure::kShutdown) r->nodeTrouble();
+  if (node >= 0) r->suspect(node, failure);
   // A read that failed on a replica may still be answered by the primary; a command that may
   // have run on a primary is never sent again.
   if (on_replica && failure != RedisFailure::kShutdown && Clock::now() < deadline) {
@@ -136,6 +138,7 @@ ClusterRouter::Request* ClusterRouter::newRequest(const Route& route,
   r->watched = false;
   r->waiting = false;
   r->no_merge = false;
+  r->node = -1;
   return r;
 }
 

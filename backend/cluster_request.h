@@ -25,6 +25,7 @@ class ClusterRouter::Request final : public RedisCompletion {
   Clock::time_point deadline;
   Clock::time_point wake_at;
   uint16_t slot = 0;
+  int node = -1;  // where it was sent last
   uint8_t redirects = 0;
   uint8_t retries = 0;
   bool slotted = false;  // slot computed (or a keyless command)

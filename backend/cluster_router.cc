@@ -101,7 +101,7 @@ void ClusterRouter::dispatch(Request* r) {
       const std::vector<int>& replicas = table_.replicas(r->slot);
       for (size_t i = 0; i < replicas.size(); ++i) {
         const int c = replicas[(replica_rr_ + i) % replicas.size()];
-        if (nodes_[static_cast<size_t>(c)]->link->connected()) {
+        if (nodes_[static_cast<size_t>(c)]->link->connected() && !skipped(r, c)) {
           node = c;
           break;
         }
@@ -116,6 +116,11 @@ void ClusterRouter::dispatch(Request* r) {
       hold(r, Clock::now() + options_.refresh_min_interval);
       return;
     }
+  }
+  if (skipped(r, node)) {
+    r->deliverFailure(RedisFailure::kDisconnected);  // --miss-on-error: its keys miss at once
+    release(r);
+    return;
   }
   sendTo(r, node, false);
 }
@@ -138,6 +143,7 @@ void ClusterRouter::tick() {
   for (size_t i = 0; i < watched_.size();) {
     Request* r = watched_[i];
     if (!r->done && now >= r->deadline) {
+      if (r->outstanding && r->node >= 0) suspect(r->node, RedisFailure::kTimeout);
       r->waiting = false;
       r->deliverFailure(RedisFailure::kTimeout);
     } else if (r->waiting && !r->done && now >= r->wake_at) {

@@ -22,6 +22,13 @@
 // again, one command per key, which the nodes serve at once (ASK for the moved keys). Commands
 // retried or split that way never merge (a merged MGET could span both nodes again).
 //
+// --miss-on-error (Route::partial): a multi-get part that fails answers its keys as error
+// elements (misses to the client) and the other parts' values are kept. After a command to a
+// node timed out or lost its connection, partial commands for that node fail at once for one
+// request timeout, unless the node answers something meanwhile: a multi-get sent in several
+// parts (flow control) waits for a dead node once, not once per part, as a memcached client
+// marks a dead server and skips it for a while.
+//
 // Topology refreshes: after a MOVED, after a failure on a node, every refresh_interval while
 // healthy and every refresh_min_interval while some slot has no reachable primary; one at a
 // time, never more often than refresh_min_interval (plus jitter: a fleet of sidecars does not
@@ -96,6 +103,9 @@ class ClusterRouter final : public Router {
     std::unique_ptr<NodeLink> link;  // null once retired
     bool retired = false;
     std::atomic<bool> primary{false};
+    // A command to it timed out or lost its connection, and it has answered nothing since:
+    // Route::partial commands for it fail at once until then (loop thread only).
+    Clock::time_point suspect_until{};
   };
   class Request;
   class Multi;
@@ -125,6 +135,9 @@ class ClusterRouter final : public Router {
   void release(Request* r);
   void watch(Request* r);
   void onMoved(uint16_t slot, const std::string& address);
+  void suspect(int node, RedisFailure failure);
+  // A Route::partial command is not sent to a suspect node (see above).
+  bool skipped(const Request* r, int node) const;
   void nodeTrouble();
   void requestRefresh();
   void maybeRefresh(Clock::time_point now);

@@ -24,27 +24,44 @@ void ClusterRouter::Multi::partReply(size_t part, const redisReply* r) {
         out.type = REDIS_REPLY_NIL;
       }
     }
-  } else if (!errored_) {
-    errored_ = true;
-    error_ = r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len)
-                                          : std::string("ERR unexpected reply to a split command");
+  } else {
+    const std::string_view error =
+        r->type == REDIS_REPLY_ERROR ? std::string_view(r->str, r->len)
+                                     : std::string_view("ERR unexpected reply to a split command");
+    if (partial_) {
+      failKeys(part, error);
+    } else if (!errored_) {
+      errored_ = true;
+      error_ = error;
+    }
   }
   finishPart();
 }
 
-void ClusterRouter::Multi::partFailure(RedisFailure f) {
-  if (!failed_) {
+void ClusterRouter::Multi::partFailure(size_t part, RedisFailure f) {
+  if (partial_) {
+    failKeys(part, f == RedisFailure::kTimeout ? "ERR backend timeout" : "ERR backend unavailable");
+  } else if (!failed_) {
     failed_ = true;
     failure_ = f;
   }
   finishPart();
 }
 
+void ClusterRouter::Multi::failKeys(size_t part, std::string_view error) {
+  for (uint32_t k : part_keys[part]) {
+    Elem& out = elems_[k];
+    out.type = REDIS_REPLY_ERROR;
+    out.integer = 0;
+    out.str = error;
+  }
+}
+
 void ClusterRouter::Multi::finishPart() {
   if (--pending > 0) return;
   if (failed_) {
     if (to_.parent != nullptr) {
-      to_.parent->partFailure(failure_);
+      to_.parent->partFailure(to_.part, failure_);
     } else {
       to_.completion->onRedisFailure(failure_);
     }
@@ -94,7 +111,7 @@ void ClusterRouter::sendSplit(const Route& route, std::span<const RedisArg> args
     std::stable_sort(order.begin(), order.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });
   }
-  auto* multi = new Multi(to, route.key_count);
+  auto* multi = new Multi(to, route.key_count, route.partial);
   std::vector<std::pair<uint16_t, size_t>> groups;  // slot, first index into order
   for (size_t i = 0; i < order.size(); ++i) {
     if (per_key || i == 0 || order[i].first != order[i - 1].first) {
@@ -118,9 +135,8 @@ void ClusterRouter::sendSplit(const Route& route, std::span<const RedisArg> args
     }
     for (uint32_t k : keys) part_args.push_back(args[route.first_key + k]);
     part_args.insert(part_args.end(), args.begin() + route.first_key + route.key_count, args.end());
-    Route part_route = Route::keys(route.first_key, static_cast<uint32_t>(keys.size()), route.read,
-                                   route.numkeys_arg);
-    part_route.bulk = route.bulk;
+    Route part_route = route;  // its flags (read, bulk, partial) and numkeys position
+    part_route.key_count = static_cast<uint32_t>(keys.size());
     Request* part = newRequest(part_route, part_args, groups[g].first, deadline);
     part->parent = multi;
     part->part = g;

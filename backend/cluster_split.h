@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "backend/cluster_router.h"
@@ -14,7 +15,7 @@ namespace mcbridge::backend {
 // order, copying them (each part's reply lives only during its callback).
 class ClusterRouter::Multi {
  public:
-  Multi(SplitTarget to, size_t nkeys) : to_(to), elems_(nkeys) {}
+  Multi(SplitTarget to, size_t nkeys, bool partial) : to_(to), elems_(nkeys), partial_(partial) {}
 
   std::vector<std::vector<uint32_t>> part_keys;  // key indices of each part
   size_t pending = 0;
@@ -22,7 +23,7 @@ class ClusterRouter::Multi {
   // One part's reply (an array with one element per key of the part) or failure; the last
   // part answers the target and deletes *this.
   void partReply(size_t part, const redisReply* r);
-  void partFailure(RedisFailure f);
+  void partFailure(size_t part, RedisFailure f);
 
  private:
   struct Elem {
@@ -34,8 +35,12 @@ class ClusterRouter::Multi {
   void finishPart();
   void deliver(const redisReply* reply);
 
+  // Route::partial: a failed part's keys become error elements.
+  void failKeys(size_t part, std::string_view error);
+
   SplitTarget to_;
   std::vector<Elem> elems_;
+  bool partial_;
   bool failed_ = false;
   RedisFailure failure_ = RedisFailure::kDisconnected;
   bool errored_ = false;

@@ -28,6 +28,10 @@ struct Route {
   // A large reply is expected (flow control: a multi-get part or a read of large values): never
   // merge it with other commands, whose replies would then wait for all of it.
   bool bulk = false;
+  // kKeys split per node (cluster): a part that fails or answers an error does not fail the
+  // whole command; its keys' elements are error replies instead and the other parts' answers
+  // are kept (--miss-on-error: the client sees the healthy shards' hits, the rest as misses).
+  bool partial = false;
 
   static constexpr Route key(uint32_t index, bool read = false) {
     return Route{Kind::kKey, read, index, 1, 0};

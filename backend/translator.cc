@@ -34,8 +34,9 @@ void put(const PendingOp& op, std::string_view bytes, std::string* out) {
 }
 
 // EVALSHA/EVAL <script> <numkeys> <keys...> <args...>: every script takes one key except
-// get-and-touch, which takes the request's keys and answers one element per key.
-Route scriptRoute(const PendingOp* op) {
+// get-and-touch, which takes the request's keys and answers one element per key (split per
+// node in a cluster: with --miss-on-error a failed node's keys come back as error elements).
+Route scriptRoute(const PendingOp* op, bool miss_on_error) {
   if (op->script == static_cast<int8_t>(Script::kGetAndTouch)) {
     uint32_t numkeys = 0;
     std::string_view first = op->script_args;  // its first argument is numkeys
@@ -45,7 +46,10 @@ Route scriptRoute(const PendingOp* op) {
       std::string_view digits = first.substr(sizeof len, len);
       std::from_chars(digits.data(), digits.data() + digits.size(), numkeys);
     }
-    return Route::keys(3, static_cast<uint32_t>(numkeys), /*read=*/false, /*numkeys_arg=*/2);
+    Route route = Route::keys(3, static_cast<uint32_t>(numkeys), /*read=*/false,
+                              /*numkeys_arg=*/2);
+    route.partial = miss_on_error;
+    return route;
   }
   return Route::key(3);
 }
@@ -69,7 +73,7 @@ void Translator::sendScript(int script_index, PendingOp* op, CommandSink* sink,
     op->script_args.append(a.second);
   }
   args_.insert(args_.begin(), {{"EVALSHA"}, {script(static_cast<Script>(script_index)).sha1}});
-  sink->send(scriptRoute(op), args_, completion);
+  sink->send(scriptRoute(op, options_.miss_on_error), args_, completion);
 }
 
 bool Translator::retryIfNoScript(PendingOp* op, const redisReply* r, CommandSink* sink,
@@ -89,7 +93,7 @@ bool Translator::retryIfNoScript(PendingOp* op, const redisReply* r, CommandSink
     args_.push_back({rest.substr(0, len)});
     rest.remove_prefix(len);
   }
-  sink->send(scriptRoute(op), args_, completion);
+  sink->send(scriptRoute(op, options_.miss_on_error), args_, completion);
   return true;
 }
 
@@ -251,8 +255,11 @@ void Translator::sendPart(PendingOp* op, uint32_t max_keys, CommandSink* sink,
   // multi-key get.
   args_.assign({{"MGET"}});
   pushPartKeys(op, n);
-  sink->send(Route::keys(1, static_cast<uint32_t>(args_.size() - 1), /*read=*/true), args_,
-             completion);
+  // With --miss-on-error, a cluster node that fails costs only its own keys (they read as
+  // misses): a memcached client of a pool with one server down sees the same.
+  Route route = Route::keys(1, static_cast<uint32_t>(args_.size() - 1), /*read=*/true);
+  route.partial = options_.miss_on_error;
+  sink->send(route, args_, completion);
 }
 
 void Translator::pushPartKeys(PendingOp* op, uint32_t n) {
@@ -429,6 +436,15 @@ void Translator::finish(const PendingOp& op, const redisReply* r, std::string* o
   switch (op.kind) {
     case ReplyKind::kMultiGet: {
       if (r->type != REDIS_REPLY_ARRAY) break;
+      // Error elements: a cluster node's part failed (Route::partial, --miss-on-error); its
+      // keys read as misses, counted as one failed request, as a whole failure would be.
+      for (size_t i = 0; i < r->elements; ++i) {
+        if (r->element[i]->type == REDIS_REPLY_ERROR) {
+          counters_->backend_failures.add();
+          counters_->server_errors[static_cast<size_t>(op.command)].add();
+          break;
+        }
+      }
       protocol::KeyIterator keys(std::string_view(op.keys).substr(op.part_begin));
       std::string_view key;
       size_t i = 0;

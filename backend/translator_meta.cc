@@ -136,7 +136,11 @@ bool Translator::startMeta(const protocol::Request& req, int64_t now, PendingOp*
       }
       op->kind = ReplyKind::kMetaGet;
       args_.assign({{"MGET"}, keyArg(key)});
-      sink->send(Route::keys(1, 1, /*read=*/true), args_, completion);
+      {
+        Route route = Route::keys(1, 1, /*read=*/true);
+        route.partial = options_.miss_on_error;  // a dead cluster node's keys miss at once
+        sink->send(route, args_, completion);
+      }
       return true;
     case Command::kMetaSet:
       break;

@@ -5,7 +5,8 @@ every acknowledged write must read back bit-exact; tests/pylib/loadcheck.py).
   holding several keys of a moving slot): zero SERVER_ERROR, zero wrong values
 - a manual CLUSTER FAILOVER: zero wrong or lost values
 - a primary paused with SIGSTOP: its keys get SERVER_ERROR within the request timeout, never a
-  hang, and service returns when it resumes
+  hang, and service returns when it resumes; with --miss-on-error a multi-get over every shard
+  answers the healthy shards' hits and the paused shard's keys as misses
 - a primary killed: errors only inside the failover window, service back within a second of
   the promotion being visible; writes it acknowledged but never replicated are the only ones
   that may be lost (counted and printed)
@@ -45,6 +46,21 @@ def rig():
         if m is not None:
             m.stop()
         c.stop()
+
+
+@pytest.fixture(scope="module")
+def miss_mb(rig):
+    """A second mcbridge on the same cluster, with --miss-on-error."""
+    c, _, _ = rig
+    admin = servers.free_port()
+    m = servers.start_mcbridge(c.ports[1], extra_args=[
+        "--request-timeout", str(REQUEST_TIMEOUT_MS), "--admin", f"127.0.0.1:{admin}",
+        "--miss-on-error"])
+    try:
+        wait_ready(admin)
+        yield m
+    finally:
+        m.stop()
 
 
 def wait_ready(admin: int, timeout: float = 10.0) -> None:
@@ -155,18 +171,49 @@ def test_manual_failover_under_load(rig):
     c.wait_ok(replicas=1)
 
 
-def test_sigstop_answers_within_the_request_timeout(rig):
+def test_sigstop_answers_within_the_request_timeout(rig, miss_mb):
     c, m, _ = rig
     victim_port = c.primaries()[2]
     victim = c.node(victim_port)
+    # Multi-gets over every shard, by an mcbridge with --miss-on-error and one without.
+    victim_slots = [(a, b) for a, b, p, _ in c.slots_map() if p == victim_port]
+    multi = [f"me{i}" for i in range(30)]
+    on_victim = {k for k in multi if any(a <= clusterlib.key_slot(k) <= b for a, b in victim_slots)}
+    assert 0 < len(on_victim) < len(multi)
+    with servers.RawConn(m.port) as conn:
+        for i, k in enumerate(multi):
+            assert conn.request(b"set %s %d 0 %d\r\n%s\r\n" % (k.encode(), i, len(k), k.encode())) \
+                == b"STORED\r\n"
+    healthy_hits = b"".join(b"VALUE %s %d %d\r\n%s\r\n" % (k.encode(), i, len(k), k.encode())
+                            for i, k in enumerate(multi) if k not in on_victim)
+    keys_line = b" ".join(k.encode() for k in multi)
     load = run_load(m, 0.4, "ss")
     victim_keys = shard_keys(load, c, victim_port)
     t0 = time.monotonic()
     victim.signal(signal.SIGSTOP)
     try:
-        time.sleep(1.2)  # well past the request timeout, short of the node timeout
+        conns = [servers.RawConn(p) for p in (m.port, miss_mb.port, miss_mb.port)]
+        try:
+            conns[0].send(b"get " + keys_line + b"\r\n")
+            conns[1].send(b"get " + keys_line + b"\r\n")
+            conns[2].send(b"gat 0 " + keys_line + b"\r\n")
+            plain, missing, touched = [x.read_get_reply(timeout=5) for x in conns]
+            multi_took = time.monotonic() - t0
+        finally:
+            for x in conns:
+                x.close()
+        time.sleep(max(0.0, t0 + 1.2 - time.monotonic()))  # past the request timeout, short
+        # of the node timeout
     finally:
         victim.signal(signal.SIGCONT)
+    # Without --miss-on-error the multi-get fails whole; with it, the healthy shards' hits are
+    # served and the paused shard's keys read as misses (as a memcached pool with one server
+    # down answers), within the request timeout.
+    print(f"\n  multi-gets over every shard answered within {multi_took:.3f}s of the pause")
+    assert plain == b"SERVER_ERROR backend timeout\r\n", plain
+    assert missing == healthy_hits + b"END\r\n", missing
+    assert touched == healthy_hits + b"END\r\n", touched
+    assert multi_took < REQUEST_TIMEOUT_MS / 1000 + 1.0
     t1 = time.monotonic()
     time.sleep(1.0)
     finish(load)

@@ -406,6 +406,88 @@ TEST_CASE("a failed part fails the whole multi-get once", "[cluster]") {
   CHECK(r.failure == RedisFailure::kDisconnected);
 }
 
+TEST_CASE("a partial multi-get keeps the healthy parts and marks the failed part's keys",
+          "[cluster]") {
+  // Route::partial (--miss-on-error): the translator reads error elements as misses.
+  Cluster c;
+  c.startWithMap();
+  Result r;
+  Route route = Route::keys(1, 4, true);
+  route.partial = true;
+  c.router->send(route, {{"MGET"}, {"foo"}, {"mc:key1"}, {"hello"}, {"{foo}x"}}, &r);
+  Sent s = c.link("c:1").pop();  // foo, {foo}x
+  s.completion->onRedisFailure(RedisFailure::kTimeout);
+  c.link("a:1").reply(Reply::error("NOAUTH Authentication required"));  // hello
+  CHECK(r.calls == 0);
+  c.link("b:1").reply(Reply::array({Reply::string("2")}));  // mc:key1
+  REQUIRE(r.calls == 1);
+  REQUIRE_FALSE(r.failed);
+  CHECK(r.type == REDIS_REPLY_ARRAY);
+  CHECK(r.elements == std::vector<std::string>{"ERR backend timeout", "2",
+                                               "NOAUTH Authentication required",
+                                               "ERR backend timeout"});
+}
+
+TEST_CASE("after a timeout, partial commands for that node fail at once until it answers",
+          "[cluster]") {
+  // --miss-on-error: a multi-get in several parts (flow control) waits for a dead node once.
+  Cluster c;
+  c.startWithMap();
+  Route partial = Route::keys(1, 1, true);
+  partial.partial = true;
+  Result first;
+  c.router->send(partial, {{"MGET"}, {"foo"}}, &first);
+  FakeLink& cc = c.link("c:1");
+  cc.pop().completion->onRedisFailure(RedisFailure::kTimeout);
+  CHECK(first.failed);
+  // The next partial command for c:1 is not sent: it fails now.
+  Result second;
+  c.router->send(partial, {{"MGET"}, {"{foo}y"}}, &second);
+  CHECK(cc.sent.empty());
+  REQUIRE(second.calls == 1);
+  CHECK(second.failure == RedisFailure::kDisconnected);
+  // Other nodes are not affected; nor are commands without the flag.
+  Result other, plain;
+  c.router->send(partial, {{"MGET"}, {"hello"}}, &other);
+  CHECK(c.link("a:1").sent.size() == 1);
+  c.link("a:1").reply(Reply::array({Reply::nil()}));
+  CHECK(other.elements == std::vector<std::string>{"nil"});
+  c.router->send(Route::keys(1, 1, true), {{"MGET"}, {"foo"}}, &plain);
+  REQUIRE(cc.sent.size() == 1);
+  // An answer from c:1 ends the suspicion at once.
+  cc.reply(Reply::array({Reply::string("v")}));
+  CHECK(plain.elements == std::vector<std::string>{"v"});
+  Result third;
+  c.router->send(partial, {{"MGET"}, {"foo"}}, &third);
+  CHECK(cc.sent.size() == 1);
+  CHECK(third.calls == 0);
+  cc.reply(Reply::array({Reply::nil()}));
+  CHECK(third.elements == std::vector<std::string>{"nil"});
+}
+
+TEST_CASE("partial reads skip a suspect replica: its primary answers", "[cluster]") {
+  ClusterRouterOptions o;
+  o.read_from_replica = true;
+  Cluster c(o);
+  c.startWithMap();
+  Route partial = Route::keys(1, 1, true);
+  partial.partial = true;
+  Result first;
+  c.router->send(partial, {{"MGET"}, {"foo"}}, &first);
+  FakeLink& replica = c.link("c:2");
+  FakeLink& primary = c.link("c:1");
+  replica.pop().completion->onRedisFailure(RedisFailure::kTimeout);
+  REQUIRE(primary.sent.size() == 1);  // a read failed on a replica goes to the primary
+  primary.reply(Reply::array({Reply::string("v")}));
+  CHECK(first.elements == std::vector<std::string>{"v"});
+  Result second;
+  c.router->send(partial, {{"MGET"}, {"foo"}}, &second);
+  CHECK(replica.sent.empty());
+  REQUIRE(primary.sent.size() == 1);
+  primary.reply(Reply::array({Reply::nil()}));
+  CHECK(second.elements == std::vector<std::string>{"nil"});
+}
+
 TEST_CASE("replica reads go to a connected replica and fall back to the primary", "[cluster]") {
   ClusterRouterOptions o;
   o.read_from_replica = true;

@@ -425,6 +425,33 @@ TEST_CASE("miss-on-error answers failed reads as misses, writes still fail", "[t
   CHECK(f.out == "SERVER_ERROR backend timeout\r\n");
 }
 
+TEST_CASE("miss-on-error: a multi-get whose cluster part failed keeps the other hits",
+          "[translator]") {
+  backend::TranslatorOptions o;
+  o.miss_on_error = true;
+  Fixture f(o);
+  REQUIRE(f.start("get a b\r\n"));
+  CHECK(f.sink.routes.back().partial);  // the router may answer per part
+  REQUIRE(f.start("gat 0 a b\r\n"));
+  CHECK(f.sink.routes.back().partial);
+  REQUIRE(f.start("get a b\r\n"));
+  const std::string a = item(5, 77, "va");
+  redisReply hit = stringReply(a);
+  redisReply failed = errorReply("ERR backend timeout");
+  redisReply* elements[] = {&hit, &failed};
+  redisReply array{};
+  array.type = REDIS_REPLY_ARRAY;
+  array.elements = 2;
+  array.element = elements;
+  f.translator.finish(f.op, &array, &f.out, nullptr);
+  CHECK(f.out == "VALUE a 5 2\r\nva\r\nEND\r\n");
+  CHECK(f.counters.backend_failures.get() == 1);  // counted as a whole failure would be
+  // Without the option nothing is partial: a failed part fails the request.
+  Fixture g;
+  REQUIRE(g.start("get a b\r\n"));
+  CHECK_FALSE(g.sink.routes.back().partial);
+}
+
 TEST_CASE("a too-large set deletes the old item; other commands only answer", "[translator]") {
   Fixture f;
   protocol::Parser parser;
