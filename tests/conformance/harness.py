@@ -8,7 +8,9 @@ calls, optionally after a sleep). Step bytes may contain CAS templates `{c1}`, `
 they are replaced, per target, by the real CAS value that target returned for normalised
 token c1 earlier in the same case. After the last step a sentinel `version\r\n` is sent
 (unless the case leaves the connection waiting for data or closed) and everything up to
-the sentinel's reply is collected, so slow targets are waited for deterministically.
+the sentinel's reply is collected, so slow targets are waited for deterministically. A case
+that sends `version` itself ends with the meta no-op `mn\r\n` instead (sentinel_of): its own
+VERSION reply must not be taken for the sentinel's.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from servers import RawConn
 
 SENTINEL = b"version\r\n"
 SENTINEL_REPLY = b"VERSION 1.6.18\r\n"
+NOOP_SENTINEL = b"mn\r\n"
+NOOP_SENTINEL_REPLY = b"MN\r\n"
+_SENDS_VERSION = re.compile(rb"(?im)^[ \t]*version")
+_SENDS_MN = re.compile(rb"(?im)^[ \t]*mn\b")
 CLOSED = b"<CLOSED>"
 
 
@@ -46,6 +52,19 @@ class Case:
 
     def script(self) -> bytes:
         return b"".join(s.data for s in self.steps)
+
+
+def sentinel_of(case: Case) -> tuple:
+    """(command, reply) that ends `case`: `version`, unless the case sends `version` itself.
+    Reading up to the first VERSION of such a case stopped after its own one: the rest of the
+    case went unread and uncompared, and a slow target was still executing it (its later
+    writes landing after the next case's flush_all) when the connection closed."""
+    script = case.script()
+    if not _SENDS_VERSION.search(script):
+        return SENTINEL, SENTINEL_REPLY
+    if not _SENDS_MN.search(script):
+        return NOOP_SENTINEL, NOOP_SENTINEL_REPLY
+    raise ValueError(f"case {case.id} sends both version and mn: no sentinel reply of its own")
 
 
 # ------------------------------------------------------------------ normalisation
@@ -239,6 +258,7 @@ def run_case(case: Case, ref: Target, sut: Optional[Target] = None, slow: bool =
     all replies read at the end); otherwise (or with slow=True) the targets run in lockstep
     and each step's replies are drained before the next step is sent."""
     runs = [Run(ref)] + ([Run(sut)] if sut else [])
+    sentinel, sentinel_reply = sentinel_of(case) if case.sentinel else (None, None)
     try:
         for r in runs:
             r.connect()
@@ -278,11 +298,11 @@ def run_case(case: Case, ref: Target, sut: Optional[Target] = None, slow: bool =
             r.steps_out.append(bytearray())
             if case.sentinel and not r.conn.closed:
                 try:
-                    r.conn.send(SENTINEL)
+                    r.conn.send(sentinel)
                 except OSError:
                     r.conn.closed = "RST"
                 if not r.conn.closed:
-                    r.record(r.read_until(SENTINEL_REPLY, 1, timeout=r.t.wait_cap + 2))
+                    r.record(r.read_until(sentinel_reply, 1, timeout=r.t.wait_cap + 2))
                     continue
             r.record(r.drain(idle=0.3, cap=r.t.wait_cap + 2))
     finally:
@@ -300,7 +320,8 @@ def normalized(run: Run, extra: Optional[Callable[[bytes], bytes]] = None) -> by
 
 def describe(case: Case, runs, limit: int = 600) -> str:
     lines = [f"case {case.id}"]
-    for i, step in enumerate(case.steps + [Step(SENTINEL if case.sentinel else b"<drain>")]):
+    end = sentinel_of(case)[0] if case.sentinel else b"<drain>"
+    for i, step in enumerate(case.steps + [Step(end)]):
         d = step.data if len(step.data) <= limit else step.data[:limit] + b"...(%d bytes)" % len(step.data)
         lines.append(f"  C: {d!r}")
         for r in runs:
