@@ -177,6 +177,8 @@ sub fast {
   $m->cas('nw:7', $nwc->[0], 'cas stale');
   $m->cas('nw:missing', $nwc->[0], 'x');
   $m->delete('nw:missing');
+  $m->set('nw:10', 'x' x (2 * 1024 * 1024));  # too large: the server swallows it, silently
+  $m->set('nw:11', 'after the large one');
   $m->set_multi(['nw:m1', 'one'], ['nw:m2', 'two']);
   $m->delete_multi('nw:8', 'nw:9');
   $m->nowait_push;
