@@ -4,8 +4,10 @@
   installed beside php-memcached without conflict), memcache.protocol=ascii (plus its session
   handler) and =binary, and without credentials against memcached -S and mcbridge --auth-file
   (php-memcache 4.0.5 has setSaslAuthData but never authenticates: both must refuse it alike);
-* php/memcached.php: php-memcached (libmemcached) in text mode, binary mode, and both with
-  buffered noreply writes (quiet opcodes in binary; test_cli_sasl.py covers it with SASL).
+* php/memcached.php: php-memcached (libmemcached) in text mode, binary mode, and text with
+  buffered noreply writes (test_cli_sasl.py covers it with SASL). Not binary with buffered
+  writes: through memcached itself the reads right after them see none of them, or only some,
+  from run to run.
 
 Each runs once against every server.
 mcbridge (standalone Redis and Redis Cluster) must give the client exactly what memcached gives
@@ -20,7 +22,7 @@ import clienttools
 
 HERE = Path(__file__).resolve().parent
 TARGETS = ["mcbridge", "mcbridge-cluster"]
-MEMCACHED_KINDS = ["text", "binary", "buffered", "binary-buffered"]
+MEMCACHED_KINDS = ["text", "binary", "buffered"]
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +96,7 @@ def test_php_memcached_reference_values(php):
     assert text["getAllKeys.is_array"] == [True, 0]
     assert binary["getAllKeys.is_array"][0] is False
     assert binary["incr.initial.again"] == [42, 0]
-    for kind in ("buffered", "binary-buffered"):
-        buffered = values(php, f"memcached/memcached-{kind}")
-        assert buffered["after.noreply"] == [{"b:1": "value 1", "b:199": "value 199",
-                                              "b:2": "replaced", "b:3": "value 3+appended",
-                                              "b:counter": "8"}, 0]
+    buffered = values(php, "memcached/memcached-buffered")
+    assert buffered["after.noreply"] == [{"b:1": "value 1", "b:199": "value 199",
+                                          "b:2": "replaced", "b:3": "value 3+appended",
+                                          "b:counter": "8"}, 0]

@@ -9,7 +9,6 @@
 //   text      ASCII protocol, compression off
 //   binary    OPT_BINARY_PROTOCOL
 //   buffered  ASCII with OPT_BUFFER_WRITES + OPT_NOREPLY (writes pipelined, no replies read)
-//   binary-buffered  the same in binary (the quiet opcodes: SETQ, DELETEQ, INCREMENTQ, ...)
 
 error_reporting(E_ALL & ~E_WARNING & ~E_NOTICE & ~E_DEPRECATED);
 $label = '';
@@ -30,10 +29,10 @@ function client($port, $kind) {
   $m->setOption(Memcached::OPT_COMPRESSION, false);
   $m->setOption(Memcached::OPT_SEND_TIMEOUT, 5000000);
   $m->setOption(Memcached::OPT_RECV_TIMEOUT, 5000000);
-  if ($kind === 'binary' || $kind === 'binary-buffered') {
+  if ($kind === 'binary') {
     $m->setOption(Memcached::OPT_BINARY_PROTOCOL, true);
   }
-  if ($kind === 'buffered' || $kind === 'binary-buffered') {
+  if ($kind === 'buffered') {
     $m->setOption(Memcached::OPT_BUFFER_WRITES, true);
     $m->setOption(Memcached::OPT_NOREPLY, true);
   }
@@ -161,7 +160,7 @@ foreach (array_slice($argv, 1) as $arg) {
   [$label, $spec] = explode('=', $arg, 2);
   [$kind, $port] = explode(':', $spec);
   $m = client((int)$port, $kind);
-  if (str_ends_with($kind, 'buffered')) {
+  if ($kind === 'buffered') {
     buffered($m);
   } else {
     common($m, $kind);
