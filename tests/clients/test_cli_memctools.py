@@ -51,6 +51,10 @@ def tools(all_ports, tmp_path_factory):
                 p = subprocess.run([argv[0], f"--servers=127.0.0.1:{port}"] + argv[1:],
                                    capture_output=True, text=True, timeout=60)
                 out = (p.stdout + p.stderr).replace(str(port), "PORT").replace(str(path), "F")
+                if argv[0] == "memcdump":
+                    # memcached lists what its cold LRU holds, flushed items included, at that
+                    # moment (timing-dependent); mcbridge's dump is empty: the exit code only.
+                    out = ""
                 res.setdefault(label, []).append(
                     (f"{i:02d}:{' '.join(argv)}", f"exit {p.returncode}: {out!r}"))
     return res
