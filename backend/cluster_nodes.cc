@@ -59,20 +59,26 @@ void ClusterRouter::sendTo(Request* r, int node, bool asking) {
   NodeLink* link = nodes_[static_cast<size_t>(node)]->link.get();
   r->outstanding = true;
   r->node = node;
+  static constexpr RedisArg kAsking[] = {{"ASKING"}};
+  if (r->route.bulk) {
+    // A large reply expected (flow control): the node's bulk connection, where other
+    // commands' replies do not queue behind it. ASKING goes right before it, on the same one.
+    if (asking) link->sendBulk(kAsking, &ignore_reply);
+    link->sendBulk(r->args, r);
+    return;
+  }
   if (asking) {
     // ASKING applies to the next command of the connection: the two go out back to back, and
     // the command does not merge with anything.
-    static constexpr RedisArg kAsking[] = {{"ASKING"}};
     link->send(kAsking, &ignore_reply, RedisConnection::kNoMerge);
     link->send(r->args, r, RedisConnection::kNoMerge);
     return;
   }
   // MGETs merge per slot on the node's connection (a merged MGET must stay in one slot); in
-  // standalone mode all of them may merge. A bulk one (flow control: a large reply expected)
-  // never merges, nor one retried after TRYAGAIN or split per key for it (merged again, the
-  // MGET could span both nodes of a migrating slot again).
+  // standalone mode all of them may merge. One retried after TRYAGAIN or split per key for it
+  // never merges (merged again, the MGET could span both nodes of a migrating slot again).
   uint32_t group = RedisConnection::kNoMerge;
-  if (r->route.bulk || r->no_merge || r->retries > 0) {
+  if (r->no_merge || r->retries > 0) {
     group = RedisConnection::kNoMerge;
   } else if (mode_ == Mode::kStandalone) {
     group = 0;
@@ -134,7 +140,9 @@ void ClusterRouter::updateReady() {
 void ClusterRouter::collectCounters(RedisCounters* totals) const {
   std::lock_guard<std::mutex> lock(nodes_mu_);
   for (const auto& n : nodes_) {
-    if (n->link) addCounters(n->link->counters(), totals);
+    if (!n->link) continue;
+    addCounters(n->link->counters(), totals);
+    if (const RedisCounters* bulk = n->link->bulkCounters()) addCounters(*bulk, totals);
   }
 }
 
@@ -169,10 +177,13 @@ void ClusterRouter::collectCluster(ClusterStats* out) const {
     s->primary = s->primary || n->primary.load(std::memory_order_relaxed);
     s->links += 1;
     s->connected += c.ready.load(std::memory_order_relaxed) ? 1 : 0;
-    s->commands += c.commands.get();
-    s->errors += c.errors.get();
-    s->latency_us_sum += c.latency_us_sum.get();
-    s->latency_count += c.latency_count.get();
+    for (const RedisCounters* k : {&c, n->link->bulkCounters()}) {
+      if (k == nullptr) continue;
+      s->commands += k->commands.get();
+      s->errors += k->errors.get();
+      s->latency_us_sum += k->latency_us_sum.get();
+      s->latency_count += k->latency_count.get();
+    }
   }
 }
 

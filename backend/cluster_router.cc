@@ -38,9 +38,10 @@ void ClusterRouter::send(const Route& route, std::span<const RedisArg> args,
                          RedisCompletion* completion) {
   if ((mode_ == Mode::kStandalone && !(route.read && read_node_ >= 0)) || stopping_) {
     // As StandaloneRouter (after stop, the link fails it with kShutdown from the loop); a bulk
-    // command (flow control: a large reply expected) never merges.
-    nodes_[static_cast<size_t>(seed_)]->link->send(args, completion,
-                                                   route.bulk ? RedisConnection::kNoMerge : 0);
+    // command (flow control: a large reply expected) goes on the bulk connection.
+    NodeLink* link = nodes_[static_cast<size_t>(seed_)]->link.get();
+    if (route.bulk) return link->sendBulk(args, completion);
+    link->send(args, completion, 0);
     return;
   }
   Request* r = newRequest(route, args, 0, Clock::now() + options_.request_timeout);

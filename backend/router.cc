@@ -17,34 +17,36 @@ void addCounters(const RedisCounters& from, RedisCounters* to) {
 }
 
 StandaloneRouter::StandaloneRouter(uv_loop_t* loop, RedisOptions options)
-    : conn_(loop, std::move(options)) {}
+    : link_(makeRedisNodeLink(loop, std::move(options))) {}
 
 void StandaloneRouter::send(const Route& route, std::span<const RedisArg> args,
                             RedisCompletion* completion) {
-  // A bulk command (a large reply expected) never merges: the merged gets would wait for it.
-  conn_.send(args, completion, route.bulk ? RedisConnection::kNoMerge : 0);
+  // A bulk command (a large reply expected) goes on the bulk connection: other commands'
+  // replies do not wait behind its reply.
+  if (route.bulk) return link_->sendBulk(args, completion);
+  link_->send(args, completion, 0);
 }
 
-void StandaloneRouter::start() { conn_.start(); }
+void StandaloneRouter::start() { link_->start(); }
 
-void StandaloneRouter::stop(std::function<void()> done) { conn_.stop(std::move(done)); }
+void StandaloneRouter::stop(std::function<void()> done) { link_->stop(std::move(done)); }
 
 bool StandaloneRouter::ready() const {
-  return conn_.counters().ready.load(std::memory_order_relaxed);
+  return link_->counters().ready.load(std::memory_order_relaxed);
 }
 
 void StandaloneRouter::collectCounters(RedisCounters* totals) const {
-  addCounters(conn_.counters(), totals);
+  addCounters(link_->counters(), totals);
+  if (const RedisCounters* bulk = link_->bulkCounters()) addCounters(*bulk, totals);
 }
 
-void StandaloneRouter::forEachPrimary(
-    std::function<void(const std::vector<std::string>&)> fn) {
+void StandaloneRouter::forEachPrimary(std::function<void(const std::vector<std::string>&)> fn) {
   fn({std::string()});
 }
 
 void StandaloneRouter::sendToNode(const std::string& /*address*/, std::span<const RedisArg> args,
                                   RedisCompletion* completion) {
-  conn_.send(args, completion);
+  link_->send(args, completion, RedisConnection::kNoMerge);
 }
 
 }  // namespace mcbridge::backend

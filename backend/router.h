@@ -3,9 +3,10 @@
 //
 //   translator --Route + args--> Router --args--> RedisConnection (one per node) --> RedisTransport
 //
-// StandaloneRouter: one node, one connection; every command goes to it unchanged (merged MGETs
-// included). A cluster router picks the connection of the key's slot owner, handles redirects
-// and splits multi-key commands per slot; none of that reaches the translator or the client.
+// StandaloneRouter: one node; every command goes to its connection unchanged (merged MGETs
+// included), but those expecting a large reply (Route::bulk) go to a second one. A cluster router
+// picks the connection of the key's slot owner, handles redirects and splits multi-key commands per
+// slot; none of that reaches the translator or the client.
 #pragma once
 
 #include <uv.h>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "backend/command_sink.h"
+#include "backend/node_link.h"
 #include "backend/redis_connection.h"
 
 namespace mcbridge::backend {
@@ -86,10 +88,8 @@ class StandaloneRouter final : public Router {
   void sendToNode(const std::string& address, std::span<const RedisArg> args,
                   RedisCompletion* completion) override;
 
-  RedisConnection& connection() { return conn_; }
-
  private:
-  RedisConnection conn_;
+  std::unique_ptr<NodeLink> link_;
 };
 
 // Adds `from` to *to (not `ready`).

@@ -67,7 +67,10 @@ void ClientConnection::processBinary() {
     }
     needed_ = 0;
     uint32_t part_keys = UINT32_MAX;
-    if (packet.action == bin::Action::kCommand && !admit(packet.req, &part_keys)) {
+    // Commands pass flow control; the rest (flush, noop, ...) waits for bulk commands ahead
+    // of it like any command of the main lane.
+    if (packet.action == bin::Action::kCommand ? !admit(packet.req, &part_keys)
+                                               : !laneAdmits(false)) {
       input_blocked_ = true;
       break;
     }

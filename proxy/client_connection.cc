@@ -556,8 +556,9 @@ void ClientConnection::onWrite(uv_write_t* req, int status) {
     self->maybeDelete();
     return;
   }
-  if (!self->out_.empty() || self->draining_ || self->held_back_ || self->partial_ != nullptr ||
-      self->in_.size() > 0 || (!self->queue_.empty() && self->queue_.front()->ready)) {
+  if (!self->out_.empty() || self->draining_ || self->held_back_ || self->lane_held_ ||
+      self->partial_ != nullptr || self->in_.size() > 0 ||
+      (!self->queue_.empty() && self->queue_.front()->ready)) {
     self->markDirty();
   } else {
     self->updateReading();
@@ -567,7 +568,7 @@ void ClientConnection::onWrite(uv_write_t* req, int status) {
 
 void ClientConnection::updateReading() {
   const bool want = !draining_ && !closing_ && queue_.size() < kMaxQueuedReplies &&
-                    partial_ == nullptr && !held_back_ &&
+                    partial_ == nullptr && !held_back_ && !lane_held_ &&
                     footprint() < worker_->flow().options().client_budget;
   if (want == reading_) return;
   if (want) {
@@ -592,9 +593,8 @@ void ClientConnection::abandonPending(std::string_view reply) {
       std::string_view reason = reply;
       if (reason.starts_with("SERVER_ERROR ")) reason.remove_prefix(13);
       if (reason.ends_with("\r\n")) reason.remove_suffix(2);
-      protocol::binary::appendErrorText(&s->out, s->op.opcode,
-                                        protocol::binary::status::kTemporaryFailure,
-                                        s->op.opaque, reason);
+      protocol::binary::appendErrorText(
+          &s->out, s->op.opcode, protocol::binary::status::kTemporaryFailure, s->op.opaque, reason);
     } else if (!s->op.noreply) {
       s->out.assign(reply);
     }
@@ -657,10 +657,17 @@ uint64_t ClientConnection::bytesPerKey(uint32_t keys) const {
 
 bool ClientConnection::admit(const protocol::Request& req, uint32_t* part_keys) {
   const uint32_t keys = valueKeys(req);
-  if (keys == 0) return true;
+  if (keys == 0) return laneAdmits(false);
   const uint64_t per_key = bytesPerKey(keys);
   *part_keys = worker_->flow().partKeys(keys, per_key);
-  return admitted(backend::FlowControl::expectedBytes(*part_keys, per_key), *part_keys);
+  const uint64_t expected = backend::FlowControl::expectedBytes(*part_keys, per_key);
+  if (!laneAdmits(isBulk(expected, *part_keys))) return false;
+  return admitted(expected, *part_keys);
+}
+
+bool ClientConnection::laneAdmits(bool bulk) {
+  lane_held_ = !laneFree(bulk);
+  return !lane_held_;
 }
 
 bool ClientConnection::isBulk(uint64_t expected, uint32_t keys) const {
@@ -691,6 +698,7 @@ void ClientConnection::commandSent(ReplySlot* slot, uint32_t keys, uint64_t expe
   slot->keys = keys;
   slot->expected = expected;
   slot->bulk = isBulk(expected, keys);
+  ++lane_sent_[slot->bulk ? 1 : 0];
   expected_ += expected;
   worker_->flow().addOutstanding(static_cast<int64_t>(expected), slot->bulk);
 }
@@ -698,6 +706,7 @@ void ClientConnection::commandSent(ReplySlot* slot, uint32_t keys, uint64_t expe
 void ClientConnection::commandDone(ReplySlot* slot, const redisReply* reply) {
   if (!slot->sent) return;
   slot->sent = false;
+  --lane_sent_[slot->bulk ? 1 : 0];
   expected_ -= slot->expected;
   worker_->flow().addOutstanding(-static_cast<int64_t>(slot->expected), slot->bulk);
   slot->expected = 0;
@@ -716,9 +725,9 @@ void ClientConnection::continueParts() {
   const uint64_t per_key = bytesPerKey(s->op.keys_left);
   const uint32_t n = worker_->flow().partKeys(s->op.keys_left, per_key);
   const uint64_t expected = backend::FlowControl::expectedBytes(n, per_key);
-  if (!admitted(expected, n)) return;
-  worker_->translator().sendNextPart(
-      &s->op, n, isBulk(expected, n) ? worker_->bulkSink() : worker_, s);
+  if (!laneFree(isBulk(expected, n)) || !admitted(expected, n)) return;
+  worker_->translator().sendNextPart(&s->op, n, isBulk(expected, n) ? worker_->bulkSink() : worker_,
+                                     s);
   ++in_flight_;
   commandSent(s, n, expected);
   worker_->counters().multiget_parts.add();

@@ -130,6 +130,14 @@ class ClientConnection {
   // Whether a command for `keys` keys expected to bring `expected` bytes is bulk (Route::bulk,
   // and counted in the worker's Redis budget).
   bool isBulk(uint64_t expected, uint32_t keys) const;
+  // Bulk commands go to Redis on their own connection (so that other clients' small replies do
+  // not queue behind large ones), the rest on the main one. Redis runs each connection's
+  // commands in order but not the two connections' in any order, so this client's next command
+  // goes to the other lane only once none of its commands is still at Redis on this one: its
+  // commands run in the order it sent them, as memcached runs them.
+  bool laneFree(bool bulk) const { return lane_sent_[bulk ? 0 : 1] == 0; }
+  // laneFree(bulk), remembering a hold (the request is parsed again when the lane empties).
+  bool laneAdmits(bool bulk);
   void commandSent(ReplySlot* slot, uint32_t keys, uint64_t expected);
   // The slot's command was answered (or failed): its expected bytes are released; a retrieval
   // reply teaches the size estimates.
@@ -148,22 +156,22 @@ class ClientConnection {
   uv_write_t write_req_;
 
   backend::ReadBuffer in_;
-  size_t needed_ = 0;      // parse again only when this many unparsed bytes are buffered
-  uint64_t swallow_ = 0;   // bytes of a too-large value (or a rejected ms value) to discard
+  size_t needed_ = 0;     // parse again only when this many unparsed bytes are buffered
+  uint64_t swallow_ = 0;  // bytes of a too-large value (or a rejected ms value) to discard
   bool dispatch_after_swallow_ = false;  // pending_too_large_ is answered once swallowed
   protocol::Request pending_too_large_;
   std::string too_large_key_;
 
   backend::RingQueue<ReplySlot*> queue_;
   std::vector<ReplySlot*> free_slots_;
-  std::string out_;        // bytes ready to write, not yet handed to libuv
+  std::string out_;          // bytes ready to write, not yet handed to libuv
   std::string writing_buf_;  // bytes of the write in flight
   bool writing_ = false;
   bool reading_ = false;
   bool dirty_ = false;
-  bool closing_ = false;   // handle close requested
-  bool closed_ = false;    // handle closed
-  bool draining_ = false;  // no more reading: close once everything read is answered
+  bool closing_ = false;           // handle close requested
+  bool closed_ = false;            // handle closed
+  bool draining_ = false;          // no more reading: close once everything read is answered
   bool stop_parsing_ = false;      // quit, unparsable input, drain deadline: no more requests
   bool input_blocked_ = false;     // requests read but held back (flow control, queue cap)
   bool protocol_checked_ = false;  // the first byte was looked at (0x80 = binary protocol)
@@ -171,13 +179,15 @@ class ClientConnection {
   bool binary_ = false;            // the first byte was 0x80: binary protocol
   bool sasl_started_ = false;      // binary: SASL_AUTH answered auth-continue
   std::string binary_scratch_;     // binary: a local reply being composed
-  uint32_t in_flight_ = 0; // slots waiting for Redis
-  uint64_t held_ = 0;      // reply bytes in slots behind the head
-  uint64_t expected_ = 0;  // reply bytes expected from this client's commands at Redis
+  uint32_t in_flight_ = 0;         // slots waiting for Redis
+  uint64_t held_ = 0;              // reply bytes in slots behind the head
+  uint64_t expected_ = 0;          // reply bytes expected from this client's commands at Redis
   uint64_t reported_buffered_ = 0;
   backend::SizeEstimate estimate_;  // bytes per key of this client's replies; 0 before any
   ReplySlot* partial_ = nullptr;    // a multi-get with parts still to send: later requests wait
   bool held_back_ = false;          // a hold was counted and not yet released
+  uint32_t lane_sent_[2] = {0, 0};  // this client's commands at Redis: main lane, bulk lane
+  bool lane_held_ = false;          // the next request waits for the other lane to empty
   bool flow_waiting_ = false;       // in the worker's list of clients held by its budgets
   uint64_t last_active_ = 0;
 
