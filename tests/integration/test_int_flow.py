@@ -219,3 +219,64 @@ def test_disconnect_mid_reply_releases_everything(stack):
         other.send(b"get d0\r\n")
         reply = other.read_get_reply(timeout=10)
         assert reply.endswith(b"END\r\n") and len(reply) > size
+
+
+def test_one_clients_commands_run_in_order_across_lanes(stack):
+    """Multi-gets of large values go to Redis on their own connection (the bulk lane), other
+    commands on the main one. One client's pipeline mixing the two must still run in its order:
+    a multi-get sent before a set sees the old value, a get after it the new one, exactly as
+    memcached answers (checked against a model of the cache)."""
+    keys = [b"lane-%d" % i for i in range(12)]
+    size = 150_000
+    model = {}
+    c = RawConn(stack.mcb.port, timeout=30)
+
+    def value(tag):
+        return tag.ljust(size, b".")
+
+    setup = bytearray()
+    for k in keys:
+        model[k] = value(b"init-" + k)
+        setup += b"set %s 0 0 %d\r\n%s\r\n" % (k, size, model[k])
+    c.send(bytes(setup))
+    assert c.read_until(b"STORED\r\n", len(keys), timeout=30).count(b"STORED\r\n") == len(keys)
+    # A first multi-get teaches this client that its values are large: later reads are bulk.
+    c.send(b"get " + b" ".join(keys) + b"\r\n")
+    c.read_get_reply(timeout=30)
+
+    def get_reply(ks):
+        out = bytearray()
+        for k in ks:
+            if k in model:
+                out += b"VALUE %s 0 %d\r\n%s\r\n" % (k, len(model[k]), model[k])
+        return bytes(out) + b"END\r\n"
+
+    pipeline, expected = bytearray(), bytearray()
+    for r in range(25):
+        target = keys[r % len(keys)]
+        other = keys[(r + 5) % len(keys)]
+        pipeline += b"get " + b" ".join(keys) + b"\r\n"           # bulk lane
+        expected += get_reply(keys)
+        model[target] = value(b"round-%d-" % r + target)
+        pipeline += b"set %s 0 0 %d noreply\r\n%s\r\n" % (target, size, model[target])  # main
+        pipeline += b"get %s %s\r\n" % (target, other)            # bulk again
+        expected += get_reply([target, other])
+        model.pop(other, None)
+        pipeline += b"delete %s\r\n" % other                      # main
+        expected += b"DELETED\r\n"
+        pipeline += b"get %s\r\n" % other                         # bulk, now a miss
+        expected += get_reply([other])
+        model[other] = value(b"again-%d-" % r + other)
+        pipeline += b"add %s 0 0 %d\r\n%s\r\n" % (other, size, model[other])
+        expected += b"STORED\r\n"
+    # Sent from a thread while the replies are read: a client that writes megabytes without
+    # reading stalls against memcached too (neither reads on while its replies cannot leave).
+    sender = threading.Thread(target=c.send, args=(bytes(pipeline),), daemon=True)
+    sender.start()
+    got = c.read_exact(len(expected), timeout=60)
+    sender.join(10)
+    if got != bytes(expected):
+        at = next(i for i in range(len(got)) if got[i] != expected[i])
+        pytest.fail(f"replies differ from the model at byte {at}: got {got[at - 60:at + 60]!r}, "
+                    f"want {bytes(expected)[at - 60:at + 60]!r}")
+    c.close()
