@@ -56,8 +56,9 @@ public final class SpyClient {
       ConnectionFactoryBuilder b = new ConnectionFactoryBuilder()
           .setProtocol(binary ? ConnectionFactoryBuilder.Protocol.BINARY
                               : ConnectionFactoryBuilder.Protocol.TEXT)
-          .setOpTimeout(kind.equals("saslbad") ? 1500 : 10000)
-          .setFailureMode(FailureMode.Cancel)
+          .setOpTimeout(kind.equals("saslbad") ? 800 : 10000)
+          // Not Cancel: it drops the requests made before the connection is up.
+          .setFailureMode(FailureMode.Retry)
           .setShouldOptimize(optimize)
           .setDaemon(true);
       if (kind.startsWith("sasl")) {
@@ -84,6 +85,7 @@ public final class SpyClient {
             ConnectionFactoryBuilder gb = new ConnectionFactoryBuilder()
                 .setProtocol(ConnectionFactoryBuilder.Protocol.BINARY)
                 .setOpTimeout(10000)
+                .setFailureMode(FailureMode.Retry)
                 .setDaemon(true)
                 .setAuthDescriptor(new AuthDescriptor(
                     new String[] {"PLAIN"}, new PlainCallbackHandler(parts[2], parts[3])));
