@@ -27,6 +27,9 @@ SENTINEL = b"version\r\n"
 SENTINEL_REPLY = b"VERSION 1.6.18\r\n"
 NOOP_SENTINEL = b"mn\r\n"
 NOOP_SENTINEL_REPLY = b"MN\r\n"
+# For a case that sends both: a meta miss whose reply carries the key and opaque back.
+MISS_SENTINEL = b"mg __harness_sentinel__ k O9191\r\n"
+MISS_SENTINEL_REPLY = b"EN k__harness_sentinel__ O9191\r\n"
 _SENDS_VERSION = re.compile(rb"(?im)^[ \t]*version")
 _SENDS_MN = re.compile(rb"(?im)^[ \t]*mn\b")
 CLOSED = b"<CLOSED>"
@@ -64,7 +67,10 @@ def sentinel_of(case: Case) -> tuple:
         return SENTINEL, SENTINEL_REPLY
     if not _SENDS_MN.search(script):
         return NOOP_SENTINEL, NOOP_SENTINEL_REPLY
-    raise ValueError(f"case {case.id} sends both version and mn: no sentinel reply of its own")
+    if b"__harness_sentinel__" not in script:
+        return MISS_SENTINEL, MISS_SENTINEL_REPLY
+    raise ValueError(f"case {case.id} sends version, mn and the sentinel key: no sentinel of "
+                     f"its own")
 
 
 # ------------------------------------------------------------------ normalisation

@@ -80,8 +80,10 @@ def test_sentinel_is_not_sent_by_the_case():
     steps = [Step(b"set a 0 0 1\r\nx\r\n"), Step(b"version\r\nget a\r\n")]
     assert sentinel_of(Case("v", steps)) == (b"mn\r\n", b"MN\r\n")
     assert sentinel_of(Case("v", [Step(b"get a\nversion\n")]))[0] == b"mn\r\n"
+    assert sentinel_of(Case("v", [Step(b"version\r\nmn\r\n")])) == (
+        b"mg __harness_sentinel__ k O9191\r\n", b"EN k__harness_sentinel__ O9191\r\n")
     with pytest.raises(ValueError):
-        sentinel_of(Case("v", [Step(b"version\r\nmn\r\n")]))
+        sentinel_of(Case("v", [Step(b"version\r\nmn\r\nget __harness_sentinel__\r\n")]))
 
 
 def test_harness_reads_past_a_version_of_the_case(targets):
