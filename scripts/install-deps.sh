@@ -22,9 +22,10 @@ BUILD_PACKAGES=(
   # binary protocol / SASL clients of tests/clients (memjs comes from npm, see below)
   php-cli php-memcached ruby ruby-dalli
   # more real clients of tests/clients: Java spymemcached (text, binary, SASL), Perl
-  # Cache::Memcached(::Fast), PHP's older memcache extension, Go gomemcache (GOPATH build)
+  # Cache::Memcached(::Fast), PHP's older memcache extension, Go gomemcache (GOPATH build),
+  # Python's bmemcached (binary protocol, SASL)
   default-jdk-headless libspymemcached-java libcache-memcached-fast-perl libcache-memcached-perl
-  php-memcache golang-go golang-github-bradfitz-gomemcache-dev
+  php-memcache golang-go golang-github-bradfitz-gomemcache-dev python3-binary-memcached
   # tools the scripts use
   openssl curl netcat-openbsd procps ca-certificates
 )
