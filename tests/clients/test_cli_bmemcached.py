@@ -65,6 +65,7 @@ def sasl_port(request):
 def test_bmemcached_sasl(sasl_port):
     user, password = next(iter(sasl_servers.USERS.items()))
     c = client(sasl_port, username=user, password=password)
+    assert c.flush_all() is True  # the SASL servers are shared with other modules
     assert c.set("auth:k", "secret") is True and c.get("auth:k") == "secret"
     assert c.incr("auth:n", 3) == 0 and c.incr("auth:n", 3) == 3
     c.disconnect_all()
