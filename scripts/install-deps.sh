@@ -25,6 +25,7 @@ BUILD_PACKAGES=(
   # Cache::Memcached(::Fast), PHP's older memcache extension, Go gomemcache (GOPATH build),
   # Python's bmemcached (binary protocol, SASL)
   default-jdk-headless libspymemcached-java libcache-memcached-fast-perl libcache-memcached-perl
+  libanyevent-memcached-perl
   php-memcache golang-go golang-github-bradfitz-gomemcache-dev python3-binary-memcached
   # tools the scripts use
   openssl curl netcat-openbsd procps ca-certificates

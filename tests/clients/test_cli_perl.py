@@ -1,6 +1,6 @@
-"""Perl's memcached clients, Cache::Memcached::Fast and Cache::Memcached (Debian's
-libcache-memcached-fast-perl, libcache-memcached-perl; text protocol, utf8 and compression
-off) against memcached 1.6.18 and mcbridge: perl/clients.pl runs once against every server
+"""Perl's memcached clients, Cache::Memcached::Fast, Cache::Memcached and AnyEvent::Memcached
+(Debian's libcache-memcached-fast-perl, libcache-memcached-perl, libanyevent-memcached-perl;
+text protocol, utf8 and compression off) against memcached 1.6.18 and mcbridge: perl/clients.pl runs once against every server
 and mcbridge (standalone Redis and Redis Cluster) must give each client exactly what memcached
 gives it; a few cases are also checked against fixed values."""
 
@@ -12,7 +12,7 @@ import pytest
 import clienttools
 
 HERE = Path(__file__).resolve().parent
-KINDS = ["fast", "classic"]
+KINDS = ["fast", "classic", "anyevent"]
 TARGETS = ["mcbridge", "mcbridge-cluster"]
 
 
@@ -53,3 +53,8 @@ def test_perl_reference_values(perl):
     assert classic["delete.time0"] == 1 and classic["delete.time"] == ""
     assert classic["get.after.delete.time"] == "v1"
     assert classic["decr.floor"] == "0" and classic["stats.version"] == "1.6.18"
+    ae = {k: json.loads(v)
+          for k, v in clienttools.case_values(perl, "memcached/anyevent").items()}
+    assert ae["get.001"] == ["v3v3v3"] and ae["get.100"] == ["v50"]  # ae:3, ae:50
+    assert ae["get.067"] == [None]  # ae:201 was never set
+    assert ae["delete"] == [1] and ae["delete.miss"] == [0] and ae["gets"][0] == ["cas", "v3v3v3"]

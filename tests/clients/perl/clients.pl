@@ -9,10 +9,14 @@
 #   fast     Cache::Memcached::Fast (utf8 off, compression off): gets/cas, gat/gats, touch,
 #            *_multi, nowait (noreply) requests
 #   classic  Cache::Memcached (compression off)
+#   anyevent AnyEvent::Memcached: many requests in flight on one connection, answered by
+#            callbacks
 
 use strict;
 use warnings;
 
+use AnyEvent;
+use AnyEvent::Memcached;
 use Cache::Memcached;
 use Cache::Memcached::Fast;
 use JSON::PP;
@@ -235,6 +239,40 @@ sub classic {
   $m->disconnect_all;
 }
 
+sub anyevent {
+  my ($port) = @_;
+  my $m = AnyEvent::Memcached->new(servers => ["127.0.0.1:$port"], cas => 1, timeout => 5,
+                                   compress_enable => 0);
+  my %r;
+  my $cv = AE::cv;
+  $cv->begin;
+  $m->set('ae:del', 'to delete', cb => sub { $r{'set.del'} = [@_]; $cv->end });
+  for my $i (1 .. 200) {
+    $cv->begin;
+    $m->set("ae:$i", "v$i" x ($i % 7), cb => sub { $r{sprintf 'set.%03d', $i} = [@_]; $cv->end });
+  }
+  $cv->recv;
+  $cv = AE::cv;
+  for my $i (1 .. 200) {
+    $cv->begin;
+    $m->get('ae:' . ($i * 3 % 250), cb => sub { $r{sprintf 'get.%03d', $i} = [@_]; $cv->end });
+  }
+  $cv->begin;
+  $m->get([map { "ae:$_" } 190 .. 210], cb => sub { $r{'get.multi'} = [@_]; $cv->end });
+  $cv->begin;
+  $m->incr('ae:ctr', 1, cb => sub { $r{'incr.miss'} = [@_]; $cv->end });
+  $cv->begin;
+  $m->add('ae:1', 'x', cb => sub { $r{'add.exists'} = [@_]; $cv->end });
+  $cv->begin;
+  $m->delete('ae:del', cb => sub { $r{'delete'} = [@_]; $cv->end });
+  $cv->begin;
+  $m->delete('ae:none', cb => sub { $r{'delete.miss'} = [@_]; $cv->end });
+  $cv->begin;
+  $m->gets('ae:3', cb => sub { $r{'gets'} = [casval($_[0]), $_[1]]; $cv->end });
+  $cv->recv;
+  out($_, $r{$_}) for sort keys %r;
+}
+
 for my $arg (@ARGV) {
   my ($l, $spec) = split /=/, $arg, 2;
   my ($kind, $port) = split /:/, $spec;
@@ -243,6 +281,8 @@ for my $arg (@ARGV) {
     fast($port);
   } elsif ($kind eq 'classic') {
     classic($port);
+  } elsif ($kind eq 'anyevent') {
+    anyevent($port);
   } else {
     die "unknown kind $kind";
   }
