@@ -1,8 +1,9 @@
 """Perl's memcached clients, Cache::Memcached::Fast, Cache::Memcached and AnyEvent::Memcached
 (Debian's libcache-memcached-fast-perl, libcache-memcached-perl, libanyevent-memcached-perl;
-text protocol, utf8 and compression off) against memcached 1.6.18 and mcbridge: perl/clients.pl runs once against every server
-and mcbridge (standalone Redis and Redis Cluster) must give each client exactly what memcached
-gives it; a few cases are also checked against fixed values."""
+text protocol, utf8 and compression off) against memcached 1.6.18 and mcbridge:
+perl/clients.pl runs once against every server, and mcbridge (standalone Redis and Redis
+Cluster) must give each client exactly what memcached gives it; a few cases are also checked
+against fixed values."""
 
 import json
 from pathlib import Path
