@@ -61,12 +61,7 @@ func format(v interface{}) string {
 	}
 }
 
-// A value and an error as one result.
-type res struct {
-	v   interface{}
-	err error
-}
-
+// The value, or the error if there is one.
 func r(v interface{}, err error) interface{} {
 	if err != nil {
 		return err
@@ -168,11 +163,14 @@ func run(port string) {
 
 	// expiry
 	now := int32(time.Now().Unix())
-	out("set.exp.negative", c.Set(&memcache.Item{Key: "e1", Value: []byte("gone"), Expiration: -1}))
+	setExp := func(key, value string, exp int32) error {
+		return c.Set(&memcache.Item{Key: key, Value: []byte(value), Expiration: exp})
+	}
+	out("set.exp.negative", setExp("e1", "gone", -1))
 	out("get.exp.negative", get(c, "e1"))
-	out("set.exp.past.abs", c.Set(&memcache.Item{Key: "e2", Value: []byte("gone"), Expiration: 2592001}))
+	out("set.exp.past.abs", setExp("e2", "gone", 2592001)) // a Unix time long past
 	out("get.exp.past.abs", get(c, "e2"))
-	out("set.exp.future.abs", c.Set(&memcache.Item{Key: "e3", Value: []byte("kept"), Expiration: now + 3600}))
+	out("set.exp.future.abs", setExp("e3", "kept", now+3600))
 	out("get.exp.future.abs", get(c, "e3"))
 
 	// values and keys
