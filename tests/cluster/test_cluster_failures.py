@@ -11,8 +11,9 @@ every acknowledged write must read back bit-exact; tests/pylib/loadcheck.py).
   the promotion being visible; writes it acknowledged but never replicated are the only ones
   that may be lost (counted and printed)
 
-The scenarios share one cluster (node timeout 2 s) and run in this order (the kill is last).
-Measured figures are printed (pytest -s shows them).
+Each scenario gets a cluster of its own (node timeout 2 s): one left converging after the
+previous scenario (a node once reported cluster_state:fail for 30 s after a clean manual
+failover in CI) must not fail the next one. Measured figures are printed (pytest -s shows them).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ REQUEST_TIMEOUT_MS = 500
 NODE_TIMEOUT_MS = 2000
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def rig():
     c = clusterlib.start_cluster(node_timeout_ms=NODE_TIMEOUT_MS)
     admin = servers.free_port()
@@ -48,7 +49,7 @@ def rig():
         c.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def miss_mb(rig):
     """A second mcbridge on the same cluster, with --miss-on-error."""
     c, _, _ = rig
@@ -140,7 +141,6 @@ def test_reshard_under_load(rig):
     assert not load.lost, load.lost[:5]
     assert not load.hangs
     assert not load.errors, load.errors[:5]
-    c.wait_ok()
 
 
 def test_manual_failover_under_load(rig):
@@ -168,7 +168,6 @@ def test_manual_failover_under_load(rig):
     # Errors, if any, only while the roles switch.
     if w:
         assert w[0] >= t0 - 0.1 and w[1] <= t0 + promoted + 1.0
-    c.wait_ok(replicas=1)
 
 
 def test_sigstop_answers_within_the_request_timeout(rig, miss_mb):
